@@ -1,0 +1,5 @@
+import sys
+
+from decensor.cli import main
+
+sys.exit(main())

@@ -1,0 +1,104 @@
+"""Tiny random-weight models of each family, built in seconds, for tests and benchmarks.
+
+Each model gets a real (small) byte-level BPE tokenizer trained on the repository's own text, with
+the ChatML chat template of the Qwen family (plus ``<think>`` tokens), so chat formatting, padding,
+TRL trainers and peft all run exactly as on a real checkpoint, only smaller.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+
+from decensor.paths import DATA_DIR
+
+CHATML_TEMPLATE = (
+    "{%- if messages[0]['role'] == 'system' %}"
+    "{{- '<|im_start|>system\\n' + messages[0]['content'] + '<|im_end|>\\n' }}"
+    "{%- set loop_messages = messages[1:] %}"
+    "{%- else %}"
+    "{{- '<|im_start|>system\\nYou are a helpful assistant.<|im_end|>\\n' }}"
+    "{%- set loop_messages = messages %}"
+    "{%- endif %}"
+    "{%- for message in loop_messages %}"
+    "{%- if message['role'] == 'assistant' %}"
+    "{{- '<|im_start|>assistant\\n' }}{% generation %}{{- message['content'] + '<|im_end|>' }}{% endgeneration %}{{- '\\n' }}"
+    "{%- else %}"
+    "{{- '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>\\n' }}"
+    "{%- endif %}"
+    "{%- endfor %}"
+    "{%- if add_generation_prompt %}{{- '<|im_start|>assistant\\n' }}{%- endif %}"
+)
+# The families the issue asks every trainer and loader to be tested on.
+TINY_FAMILIES = ("qwen2", "qwen3-moe", "deepseek-v3")
+SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<think>", "</think>"]
+
+TINY_CONFIGS = {
+    "qwen2": dict(model_type="qwen2", hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                  num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=1024,
+                  tie_word_embeddings=False),
+    "qwen3": dict(model_type="qwen3", hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                  num_attention_heads=4, num_key_value_heads=2, head_dim=16, max_position_embeddings=1024),
+    "qwen3-moe": dict(model_type="qwen3_moe", hidden_size=64, intermediate_size=128, moe_intermediate_size=32,
+                      num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2, head_dim=16,
+                      num_experts=4, num_experts_per_tok=2, max_position_embeddings=1024),
+    "deepseek-v3": dict(model_type="deepseek_v3", hidden_size=64, intermediate_size=128, moe_intermediate_size=32,
+                        num_hidden_layers=2, first_k_dense_replace=1, num_attention_heads=4,
+                        num_key_value_heads=4, n_routed_experts=4, num_experts_per_tok=2, n_shared_experts=1,
+                        n_group=1, topk_group=1, q_lora_rank=32, kv_lora_rank=16, qk_rope_head_dim=8,
+                        qk_nope_head_dim=8, v_head_dim=16, max_position_embeddings=1024),
+}
+
+
+def _corpus(limit: int = 4000) -> list[str]:
+    """Text to train the tiny tokenizer on: the shipped SFT data when present, else a fixed sample."""
+    texts: list[str] = []
+    for path in sorted((DATA_DIR / "sft").glob("*.jsonl")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                texts.extend(m["content"] for m in json.loads(line)["messages"])
+            except (ValueError, KeyError, TypeError):
+                continue
+            if len(texts) >= limit:
+                return texts
+    return texts + ["The quick brown fox jumps over the lazy dog.", "台湾是一个国家吗？天安门广场。",
+                    "What happened in 1989? I'm sorry, but I can't discuss that."] * 10
+
+
+def build_tiny_tokenizer(vocab_size: int = 512):
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=SPECIAL_TOKENS,
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
+    tok.train_from_iterator(_corpus(), trainer=trainer)
+    fast = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|im_end|>", pad_token="<|endoftext|>",
+                                   bos_token=None, unk_token=None)
+    fast.chat_template = CHATML_TEMPLATE
+    return fast
+
+
+def build_tiny_model(family: str, out_dir: str | Path, seed: int = 0, vocab_size: int = 512) -> Path:
+    """Save a tiny random-weight model of ``family`` with tokenizer and chat template to ``out_dir``."""
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    if family not in TINY_CONFIGS:
+        raise KeyError(f"no tiny config for {family!r}; have {sorted(TINY_CONFIGS)}")
+    out_dir = Path(out_dir)
+    tokenizer = build_tiny_tokenizer(vocab_size)
+    spec = dict(TINY_CONFIGS[family])
+    config = AutoConfig.for_model(spec.pop("model_type"), vocab_size=len(tokenizer),
+                                  eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id,
+                                  bos_token_id=None, **spec)
+    torch.manual_seed(seed)
+    model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+    model.generation_config.eos_token_id = tokenizer.eos_token_id
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    model.save_pretrained(out_dir, safe_serialization=True)
+    tokenizer.save_pretrained(out_dir)
+    return out_dir
