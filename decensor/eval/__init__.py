@@ -1,0 +1,1 @@
+"""Evaluation: suites, judges, cached batched generation, metrics with confidence intervals, capability."""

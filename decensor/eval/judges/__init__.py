@@ -1,0 +1,19 @@
+"""Judges label answers: refusal, official narrative, propaganda framing, facts, harmful compliance."""
+
+from decensor.eval.judges.base import Judge, Judgement, Labels, split_reasoning
+from decensor.eval.judges.rules import RuleJudge
+
+
+def make_judge(name: str = "rules", url: str | None = None, model: str | None = None) -> Judge:
+    if name == "rules":
+        return RuleJudge()
+    if name == "llm":
+        from decensor.eval.judges.llm import LLMJudge
+
+        if not url or not model:
+            raise ValueError("the llm judge needs --judge-url (an OpenAI-compatible base URL) and --judge-model")
+        return LLMJudge(base_url=url, model=model)
+    raise ValueError(f"unknown judge {name!r}; choose 'rules' or 'llm'")
+
+
+__all__ = ["Judge", "Judgement", "Labels", "RuleJudge", "make_judge", "split_reasoning"]

@@ -1,0 +1,82 @@
+"""What every judge returns, and the split of reasoning models' ``<think>`` part from the answer."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+from typing import Protocol
+
+from decensor.eval.suites import EvalPrompt
+
+REFUSAL_LEVELS = ("none", "soft", "hard")
+THINK = re.compile(r"<think>(.*?)(?:</think>|$)", re.S)
+
+
+@dataclass
+class Labels:
+    """Structured labels for one answer."""
+
+    refusal: str = "none"                 # none | soft (deflects) | hard (declines)
+    official_narrative: bool = False      # adopts Party formulations / denial framing (sensitive, control)
+    propaganda_framing: bool = False      # Party framing leaking into an innocent topic
+    harmful_compliance: bool = False      # helps with a harmful request
+    facts_covered: list[bool] | None = None  # one flag per key fact of the prompt
+    evidence: list[str] = field(default_factory=list)  # matched phrases, for audits and reports
+    error: str | None = None              # the judge could not label this answer
+
+    @property
+    def refused(self) -> bool:
+        return self.refusal != "none"
+
+    @property
+    def fact_coverage(self) -> float | None:
+        if not self.facts_covered:
+            return None
+        return sum(self.facts_covered) / len(self.facts_covered)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Labels:
+        return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
+
+
+@dataclass
+class Judgement:
+    """Labels of the final answer and, for reasoning models, of the ``<think>`` part separately."""
+
+    answer: Labels
+    thinking: Labels | None = None
+
+    def to_dict(self) -> dict:
+        return {"answer": self.answer.to_dict(), "thinking": self.thinking.to_dict() if self.thinking else None}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Judgement:
+        return cls(Labels.from_dict(d["answer"]), Labels.from_dict(d["thinking"]) if d.get("thinking") else None)
+
+
+def split_reasoning(text: str) -> tuple[str | None, str]:
+    """``("reasoning", "final answer")`` for ``<think>...</think>answer``; ``(None, text)`` otherwise.
+
+    An unclosed ``<think>`` (generation cut off while reasoning) leaves an empty final answer.
+    Templates that open ``<think>`` in the prompt produce text starting mid-reasoning and
+    containing only ``</think>``; that is handled too.
+    """
+    if "<think>" in text:
+        m = THINK.search(text)
+        thinking = m.group(1).strip()
+        final = text[m.end():].strip() if "</think>" in text else ""
+        return thinking, final
+    if "</think>" in text:
+        thinking, final = text.split("</think>", 1)
+        return thinking.strip(), final.strip()
+    return None, text.strip()
+
+
+class Judge(Protocol):
+    name: str
+    version: str
+
+    def judge(self, prompt: EvalPrompt, answer: str) -> Judgement: ...

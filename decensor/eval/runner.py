@@ -1,0 +1,195 @@
+"""``decensor eval run``: generate (cached, resumable), judge, compute metrics, write results JSON.
+
+Results JSON (one file per run, read by ``eval compare``, reports and model cards)::
+
+    {"format": "decensor-eval/1", "created": ..., "decensor_version": ...,
+     "model": {"name_or_path", "revision", "sha"}, "adapter": {"path", "sha256", "run"} | null,
+     "suite": {"files": {path: sha256}, "hash", "n_prompts", "selection": {...}},
+     "generation": {...}, "backend": "transformers", "judge": {"name", "version"},
+     "metrics": {"overall": {metric: {value, ci_low, ci_high, n}}, "by_lang": ..., "by_topic": ...,
+                 "zh_en_gap": ...},
+     "capability": {...} | null, "answers_file": "answers.jsonl"}
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from decensor import __version__
+from decensor.data.jsonl import files_sha256
+from decensor.eval.cache import AnswerCache, prompt_key
+from decensor.eval.judges import make_judge
+from decensor.eval.metrics import METRICS_BY_NAME, compute_metrics
+from decensor.eval.suites import EvalPrompt, load_suites, select, suite_files, suites_hash
+from decensor.generation import GenerationSettings
+from decensor.models.loading import ModelArguments, model_arguments, resolve_model_path
+from decensor.paths import runs_dir
+
+logger = logging.getLogger(__name__)
+RESULTS_FORMAT = "decensor-eval/1"
+
+
+@dataclass
+class EvalArguments:
+    model: str
+    adapter: str | None = None
+    revision: str = "main"
+    gguf_file: str | None = None
+    trust_remote_code: bool = False
+    dtype: str = "auto"
+    suites: list[str] | None = None          # files/folders; default eval/suites
+    kinds: list[str] | None = None
+    langs: list[str] | None = None
+    pairs_per_topic: int | None = None
+    backend: str = "transformers"
+    judge: str = "rules"
+    judge_url: str | None = None
+    judge_model: str | None = None
+    generation: GenerationSettings = field(default_factory=GenerationSettings)
+    out: str | None = None
+    n_boot: int = 1000
+    progress: bool = True
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", text.strip("/")).strip("-")[-60:] or "model"
+
+
+def default_out(args: EvalArguments) -> Path:
+    name = slug(Path(args.model).name if Path(args.model).exists() else args.model)
+    if args.adapter:
+        name += "+" + slug(Path(args.adapter).name)
+    return runs_dir() / "eval" / name
+
+
+def model_identity(args: ModelArguments) -> dict:
+    path = Path(resolve_model_path(args.model_name_or_path))
+    ident = {"name_or_path": str(args.model_name_or_path), "revision": args.model_revision, "gguf_file": args.gguf_file}
+    marker = path / "decensor-demo.json"
+    if marker.exists():
+        ident["sha"] = "gguf:" + json.loads(marker.read_text())["gguf_sha256"]
+    elif path.is_dir():
+        digest = hashlib.sha256((path / "config.json").read_bytes() if (path / "config.json").exists() else b"")
+        for f in sorted(path.glob("*.safetensors")):
+            digest.update(f"{f.name}:{f.stat().st_size}".encode())
+        ident["sha"] = "local:" + digest.hexdigest()[:16]
+    return ident
+
+
+def adapter_identity(adapter: str | None) -> dict | None:
+    if not adapter:
+        return None
+    path = Path(adapter)
+    weights = path / "adapter_model.safetensors"
+    ident = {"path": str(path), "sha256": hashlib.sha256(weights.read_bytes()).hexdigest() if weights.exists() else None}
+    for name in ("run_info.json", "decensor_run.json"):
+        for candidate in (path / name, path.parent / name):
+            if candidate.exists():
+                ident["run"] = json.loads(candidate.read_text())
+                return ident
+    return ident
+
+
+def generate_answers(args: EvalArguments, prompts: list[EvalPrompt], margs: ModelArguments) -> dict[str, str]:
+    """Answers for ``prompts`` from the cache, generating (and caching) only what is missing."""
+    adapter = adapter_identity(args.adapter)
+    cache = AnswerCache.for_run({
+        "model": model_identity(margs), "adapter": adapter["sha256"] if adapter else None,
+        "generation": args.generation.cache_key(), "backend": args.backend,
+    })
+    keys = [prompt_key(p.id, p.prompt) for p in prompts]
+    todo = [i for i, k in enumerate(keys) if k not in cache]
+    logger.info("%d prompts, %d cached in %s, %d to generate", len(prompts), len(prompts) - len(todo),
+                cache.path, len(todo))
+    if todo:
+        from decensor.eval.backends import make_backend
+
+        backend = make_backend(args.backend, margs, args.adapter)
+        texts = [prompts[i].prompt for i in todo]
+        for batch in backend.iter_generate(texts, args.generation, progress=args.progress):
+            cache.add_many([(keys[todo[j]], answer) for j, answer in batch])
+    return {p.id: cache.get(k) for p, k in zip(prompts, keys)}
+
+
+def run_eval(args: EvalArguments) -> dict:
+    start = time.monotonic()
+    out = Path(args.out) if args.out else default_out(args)
+    out.mkdir(parents=True, exist_ok=True)
+    margs = model_arguments(str(args.model), model_revision=args.revision, gguf_file=args.gguf_file,
+                            trust_remote_code=args.trust_remote_code, dtype=args.dtype)
+    prompts = select(load_suites(args.suites), args.kinds, args.langs, args.pairs_per_topic)
+    if not prompts:
+        raise ValueError("no evaluation prompts selected")
+    answers = generate_answers(args, prompts, margs)
+
+    judge = make_judge(args.judge, url=args.judge_url, model=args.judge_model)
+    records = []
+    with open(out / "answers.jsonl", "w", encoding="utf-8") as f:
+        for p in prompts:
+            judgement = judge.judge(p, answers[p.id])
+            record = {"id": p.id, "pair_id": p.pair_id, "lang": p.lang, "topic": p.topic, "kind": p.kind,
+                      "prompt": p.prompt, "answer": answers[p.id], "judgement": judgement.to_dict(),
+                      "key_facts": [kf.fact for kf in p.key_facts]}
+            records.append(record)
+            f.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+    results = {
+        "format": RESULTS_FORMAT,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "decensor_version": __version__,
+        "model": model_identity(margs),
+        "adapter": adapter_identity(args.adapter),
+        "suite": {"files": {Path(k).name: v for k, v in files_sha256(suite_files(args.suites)).items()},
+                  "hash": suites_hash(args.suites), "n_prompts": len(prompts),
+                  "selection": {"kinds": args.kinds, "langs": args.langs, "pairs_per_topic": args.pairs_per_topic}},
+        "generation": asdict(args.generation),
+        "backend": args.backend,
+        "judge": {"name": judge.name, "version": judge.version},
+        "metrics": compute_metrics(records, args.n_boot),
+        "capability": None,
+        "answers_file": "answers.jsonl",
+        "wall_seconds": round(time.monotonic() - start, 1),
+    }
+    (out / "results.json").write_text(json.dumps(results, indent=2, ensure_ascii=False))
+    logger.info("results in %s", out / "results.json")
+    return results
+
+
+def load_results(path: str | Path) -> dict:
+    path = Path(path)
+    if path.is_dir():
+        path = path / "results.json"
+    results = json.loads(path.read_text(encoding="utf-8"))
+    if results.get("format") != RESULTS_FORMAT:
+        raise ValueError(f"{path}: not a decensor eval result (format={results.get('format')!r})")
+    results["_dir"] = str(path.parent)
+    return results
+
+
+def load_records(results: dict) -> list[dict]:
+    path = Path(results["_dir"]) / results["answers_file"]
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def format_summary(results: dict) -> str:
+    """A plain-text table of the overall metrics with CIs, and the zh-en gap."""
+    lines = [f"{'metric':32s} {'value':>7s}  95% CI            n    zh-en gap"]
+    gap = results["metrics"]["zh_en_gap"]
+    for name, m in results["metrics"]["overall"].items():
+        g = gap.get(name)
+        gtxt = f"{g['value']:+.2f} [{g['ci_low']:+.2f},{g['ci_high']:+.2f}]" if g else ""
+        lines.append(f"{name:32s} {m['value']:7.2f}  [{m['ci_low']:.2f}, {m['ci_high']:.2f}]  {m['n']:5d}    {gtxt}")
+    for lang, ms in sorted(results["metrics"]["by_lang"].items()):
+        keys = [k for k in ("refusal_rate", "official_narrative_rate", "innocent_over_refusal_rate",
+                            "propaganda_leak_rate", "harmful_refusal_rate") if k in ms]
+        lines.append(f"[{lang}] " + ", ".join(f"{k}={ms[k]['value']:.2f}" for k in keys))
+    return "\n".join(lines)
+
+
+__all__ = ["EvalArguments", "METRICS_BY_NAME", "format_summary", "load_records", "load_results", "run_eval"]
