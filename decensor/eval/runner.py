@@ -24,6 +24,7 @@ from pathlib import Path
 from decensor import __version__
 from decensor.data.jsonl import files_sha256
 from decensor.eval.cache import AnswerCache, prompt_key
+from decensor.eval.capability import run_capability
 from decensor.eval.judges import make_judge
 from decensor.eval.metrics import METRICS_BY_NAME, compute_metrics
 from decensor.eval.suites import EvalPrompt, load_suites, select, suite_files, suites_hash
@@ -55,6 +56,9 @@ class EvalArguments:
     out: str | None = None
     n_boot: int = 1000
     progress: bool = True
+    capability: bool = False                 # also run lm-eval (decensor.eval.capability)
+    capability_tasks: list[str] | None = None
+    capability_limit: float | None = None
 
 
 def slug(text: str) -> str:
@@ -152,7 +156,9 @@ def run_eval(args: EvalArguments) -> dict:
         "backend": args.backend,
         "judge": {"name": judge.name, "version": judge.version},
         "metrics": compute_metrics(records, args.n_boot),
-        "capability": None,
+        "capability": run_capability(args.model, args.adapter, args.capability_tasks, limit=args.capability_limit,
+                                     dtype=args.dtype if args.dtype != "auto" else "float32", revision=args.revision,
+                                     trust_remote_code=args.trust_remote_code) if args.capability else None,
         "answers_file": "answers.jsonl",
         "wall_seconds": round(time.monotonic() - start, 1),
     }

@@ -1,0 +1,26 @@
+from decensor.eval.capability import regression_gate, run_capability
+
+
+def test_lm_eval_runs_our_local_task_on_a_tiny_model_with_an_adapter(tiny_model_dir, tmp_path):
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    base_dir = tiny_model_dir("qwen2")
+    peft_model = get_peft_model(AutoModelForCausalLM.from_pretrained(base_dir),
+                                 LoraConfig(r=4, target_modules=["q_proj", "v_proj"], init_lora_weights=False))
+    peft_model.save_pretrained(tmp_path / "adapter")
+    base = run_capability(base_dir, limit=8, batch_size=8)
+    tuned = run_capability(base_dir, adapter=str(tmp_path / "adapter"), limit=8, batch_size=8)
+    task = base["tasks"]["decensor_local_mc"]
+    assert task["metric"] in ("acc", "acc_norm") and 0.0 <= task["value"] <= 1.0
+    assert base["n_samples"]["decensor_local_mc"] == 8
+    gate = regression_gate(base, tuned, max_drop=1.0)
+    assert gate["passed"] and "decensor_local_mc" in gate["tasks"]
+
+
+def test_regression_gate_flags_drops_beyond_the_allowed_maximum():
+    base = {"tasks": {"mmlu": {"metric": "acc", "value": 0.70}, "gsm8k": {"metric": "exact_match", "value": 0.50}}}
+    tuned = {"tasks": {"mmlu": {"metric": "acc", "value": 0.69}, "gsm8k": {"metric": "exact_match", "value": 0.40}}}
+    gate = regression_gate(base, tuned, max_drop={"mmlu": 0.02, "gsm8k": 0.05})
+    assert gate["regressed"] == ["gsm8k"] and not gate["passed"]
+    assert not gate["tasks"]["mmlu"]["regressed"]
