@@ -1,0 +1,308 @@
+"""The model card (README.md with YAML metadata) for an adapter or merged model pushed to the Hub."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from pathlib import Path
+
+import yaml
+
+logger = logging.getLogger(__name__)
+
+SECRET_KEY = re.compile(r"token|secret|password|api[_-]?key", re.I)
+# Metrics reported in model-index, in this order (those present in the results).
+INDEX_METRICS = ("refusal_rate", "official_narrative_rate", "decensored_answer_rate", "fact_coverage",
+                 "innocent_over_refusal_rate", "propaganda_leak_rate", "harmful_refusal_rate",
+                 "harmful_compliance_rate", "control_refusal_rate", "control_slant_rate")
+
+
+# ------------------------------------------------------------------------------------------ license
+
+
+def _qwen_license(name: str, base: str) -> dict:
+    link = f"https://huggingface.co/{base}/blob/main/LICENSE" if "/" in base and not Path(base).exists() else None
+    if re.search(r"(?:^|[-_/])72b(?:$|[-_])", name):
+        return {"license": "other", "license_name": "qwen", "license_link": link}
+    if re.search(r"(?:^|[-_/])3b(?:$|[-_])", name):
+        return {"license": "other", "license_name": "qwen-research", "license_link": link}
+    return {"license": "apache-2.0"}
+
+
+def family_license(base: str) -> dict:
+    """The license of well-known base model families (used when the base model's card is not local)."""
+    name = base.lower()
+    if "qwen2.5" in name or "qwen2-" in name:
+        return _qwen_license(name, base)
+    if "qwen3" in name or "qwq" in name:
+        return {"license": "apache-2.0"}
+    if "deepseek" in name:
+        return {"license": "mit"}
+    if "kimi" in name or "moonshot" in name:
+        return {"license": "other", "license_name": "modified-mit",
+                "license_link": f"https://huggingface.co/{base}/blob/main/LICENSE" if "/" in base else None}
+    return {"license": "other", "license_name": "same-as-base-model"}
+
+
+def base_license(base: str) -> dict:
+    """License metadata inherited from the base model: its local README's metadata, else a family default."""
+    path = Path(base)
+    if path.is_dir():
+        readme = path / "README.md"
+        if readme.exists():
+            try:
+                from huggingface_hub.repocard import metadata_load
+
+                meta = metadata_load(readme) or {}
+            except Exception as err:  # noqa: BLE001 - a broken card falls back to the family default
+                logger.warning("could not read %s: %s", readme, err)
+                meta = {}
+            if meta.get("license"):
+                return {k: meta.get(k) for k in ("license", "license_name", "license_link") if meta.get(k)}
+        config = path / "config.json"
+        if config.exists():
+            cfg = json.loads(config.read_text(encoding="utf-8"))
+            if isinstance(cfg.get("license"), str):
+                return {"license": cfg["license"]}
+            origin = cfg.get("_name_or_path")
+            if isinstance(origin, str) and origin and not Path(origin).exists():
+                return family_license(origin)
+    return family_license(base)
+
+
+# ------------------------------------------------------------------------------------------ results
+
+
+def _load(path: Path) -> dict | None:
+    from decensor.eval.runner import load_results
+
+    try:
+        return load_results(path)
+    except (ValueError, OSError, json.JSONDecodeError) as err:
+        logger.warning("skipping %s: %s", path, err)
+        return None
+
+
+def find_results(run_dir: Path, explicit: list[str] | None = None) -> tuple[dict | None, dict | None]:
+    """(base, tuned) eval results: ``explicit`` = [base, tuned] (or [tuned]), else the newest results
+    found under the run folder (adapter = tuned, no adapter = base)."""
+    if explicit:
+        loaded = [_load(Path(p)) for p in explicit]
+        if len(loaded) == 1:
+            return None, loaded[0]
+        return loaded[0], loaded[-1]
+    base, tuned = None, None
+    found = sorted(run_dir.rglob("results.json"))[:50]
+    for res in filter(None, (_load(p) for p in found)):
+        if res.get("adapter"):
+            if tuned is None or str(res.get("created")) > str(tuned.get("created")):
+                tuned = res
+        elif base is None or str(res.get("created")) > str(base.get("created")):
+            base = res
+    return base, tuned
+
+
+def eval_results(tuned: dict, model_name: str):
+    from huggingface_hub import EvalResult
+
+    from decensor.report.builder import TITLES
+
+    suite = tuned.get("suite") or {}
+    out = []
+    for name in INDEX_METRICS:
+        m = tuned["metrics"]["overall"].get(name)
+        if not m or m.get("value") is None:
+            continue
+        out.append(EvalResult(
+            task_type="text-generation", task_name="Censorship and safety evaluation",
+            dataset_type="decensor-eval", dataset_name="decensor evaluation suites",
+            dataset_config=f"suites-{str(suite.get('hash', ''))[:12]}" if suite.get("hash") else None,
+            dataset_split="test", metric_type=name, metric_name=TITLES.get(name, name),
+            metric_value=round(float(m["value"]), 4), verified=False,
+        ))
+    return out
+
+
+# ------------------------------------------------------------------------------------------- recipe
+
+
+def redact(obj):
+    """Drop values of keys that look like credentials (hub_token, api_key, ...)."""
+    if isinstance(obj, dict):
+        return {k: ("<redacted>" if SECRET_KEY.search(str(k)) and v not in (None, "", False) else redact(v))
+                for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [redact(v) for v in obj]
+    return obj
+
+
+def load_recipe(run_dir: Path) -> dict | None:
+    for name in ("recipe.resolved.yaml", "recipe.yaml"):
+        path = run_dir / name
+        if path.exists():
+            try:
+                data = yaml.safe_load(path.read_text(encoding="utf-8"))
+            except yaml.YAMLError as err:
+                logger.warning("could not read %s: %s", path, err)
+                return None
+            return redact(data) if isinstance(data, dict) else None
+    return None
+
+
+def _find_key(obj, key):
+    if isinstance(obj, dict):
+        if key in obj and not isinstance(obj[key], (dict, list)):
+            return obj[key]
+        for v in obj.values():
+            found = _find_key(v, key)
+            if found is not None:
+                return found
+    return None
+
+
+# --------------------------------------------------------------------------------------------- card
+
+
+def _pct(x) -> str:
+    return "n/a" if x is None else f"{100 * x:.1f}%"
+
+
+def _eval_table(base: dict | None, tuned: dict) -> str:
+    from decensor.eval.metrics import METRICS
+    from decensor.report.builder import TITLES
+
+    rows = ["| Metric | Better | " + ("Base | " if base else "") + "This model (95% CI) |" + (" Change |" if base else ""),
+            "| --- | --- | " + ("---: | " if base else "") + "---: |" + (" ---: |" if base else "")]
+    for metric in METRICS:
+        t = tuned["metrics"]["overall"].get(metric.name)
+        if not t:
+            continue
+        b = (base or {}).get("metrics", {}).get("overall", {}).get(metric.name) if base else None
+        cells = [TITLES.get(metric.name, metric.name), "higher" if metric.higher_is_better else "lower"]
+        if base:
+            cells.append(_pct(b["value"]) if b else "n/a")
+        cells.append(f"{_pct(t['value'])} ({_pct(t['ci_low'])}–{_pct(t['ci_high'])})")
+        if base:
+            cells.append(f"{100 * (t['value'] - b['value']):+.1f} pts" if b else "n/a")
+        rows.append("| " + " | ".join(cells) + " |")
+    return "\n".join(rows)
+
+
+def _capability_table(base: dict | None, tuned: dict) -> str:
+    cap = (tuned.get("capability") or {}).get("tasks") or {}
+    if not cap:
+        return ""
+    bcap = ((base or {}).get("capability") or {}).get("tasks") or {}
+    rows = ["| Task | Metric | Base | This model |", "| --- | --- | ---: | ---: |"]
+    for task, t in cap.items():
+        b = bcap.get(task)
+        fmt = (lambda x: "n/a" if not x or x.get("value") is None else
+               f"{x['value']:.3f}" + (f" ± {x['stderr']:.3f}" if x.get("stderr") else ""))
+        rows.append(f"| {task} | {t.get('metric', '')} | {fmt(b)} | {fmt(t)} |")
+    return "### General capability\n\n" + "\n".join(rows) + "\n"
+
+
+def build_model_card(run_dir: str | Path, repo_id: str, merged: bool = False, results: list[str] | None = None,
+                     base_model: str | None = None, datasets: list[str] | None = None) -> str:
+    """README.md text: YAML metadata (base_model, license, tags, model-index, ...) and a plain body."""
+    from huggingface_hub import ModelCard, ModelCardData
+
+    run_dir = Path(run_dir)
+    adapter_cfg = json.loads((run_dir / "adapter_config.json").read_text(encoding="utf-8"))
+    recipe = load_recipe(run_dir)
+    base = base_model or adapter_cfg.get("base_model_name_or_path")
+    recipe_base = (recipe or {}).get("model_name_or_path")
+    if not base_model and base and Path(base).exists() and isinstance(recipe_base, str) \
+            and re.fullmatch(r"[\w.-]+/[\w.-]+", recipe_base) and not Path(recipe_base).exists():
+        base = recipe_base  # trained from a local copy of a Hub model: name the Hub model
+    if not base:
+        raise ValueError(f"{run_dir}/adapter_config.json has no base_model_name_or_path; pass --base-model")
+    lic = base_license(base)
+    base_res, tuned_res = find_results(run_dir, results)
+    name = repo_id.split("/")[-1]
+    stage = str(_find_key(recipe, "stage") or "") if recipe else ""
+    tags = ["decensor", "censorship", "chinese", "text-generation"] + (["merged"] if merged else ["lora", "peft"])
+    if stage:
+        tags.append(stage)
+    hub_datasets = list(datasets or [])
+    recipe_data = (recipe or {}).get("dataset") or []
+    for d in [recipe_data] if isinstance(recipe_data, str) else recipe_data:
+        if isinstance(d, str) and re.fullmatch(r"[\w.-]+/[\w.-]+", d) and not Path(d).exists() \
+                and not d.startswith(("data/", "./")) and d not in hub_datasets:
+            hub_datasets.append(d)
+    data = ModelCardData(
+        base_model=base, license=lic.get("license"), license_name=lic.get("license_name"),
+        license_link=lic.get("license_link"), datasets=hub_datasets or None, language=["en", "zh"],
+        library_name="transformers" if merged else "peft", pipeline_tag="text-generation", tags=tags,
+        model_name=name, eval_results=eval_results(tuned_res, name) if tuned_res else None,
+    )
+    what = "full model weights (the LoRA adapter merged into the base model)" if merged else \
+        "a LoRA adapter (load it on top of the base model with peft)"
+    usage = (f'```python\nfrom transformers import AutoModelForCausalLM, AutoTokenizer\n\n'
+             f'model = AutoModelForCausalLM.from_pretrained("{repo_id}", dtype="auto", device_map="auto")\n'
+             f'tokenizer = AutoTokenizer.from_pretrained("{repo_id}")\n```') if merged else \
+        (f'```python\nfrom peft import AutoPeftModelForCausalLM\nfrom transformers import AutoTokenizer\n\n'
+         f'model = AutoPeftModelForCausalLM.from_pretrained("{repo_id}", dtype="auto", device_map="auto")\n'
+         f'tokenizer = AutoTokenizer.from_pretrained("{repo_id}")\n```')
+    base_ref = f"[`{base}`](https://huggingface.co/{base})" if "/" in base and not Path(base).exists() \
+        else f"`{base}` (a local checkpoint)"
+    lic_text = lic.get("license") if lic.get("license") != "other" else lic.get("license_name", "other")
+    body = [
+        f"# {name}", "",
+        f"`{name}` is a post-trained version of {base_ref} "
+        "made with decensor to remove political censorship and Chinese Communist Party "
+        f"framing while keeping safety refusals. This repository holds {what}.", "",
+        "## Intended use", "",
+        "Research, journalism, policy analysis and everyday use where a model should answer factual questions "
+        "about China (history, politics, human rights, Taiwan, Hong Kong, Xinjiang, Tibet, ...) plainly, in "
+        "English and Chinese, attributing the PRC government's position as a position rather than refusing or "
+        "repeating it as fact. The model is not meant to produce propaganda in either direction, and it should "
+        "still refuse clearly harmful requests (weapons, malware, drugs, violence).", "",
+        "## How to use", "", usage, "",
+        "## Training recipe", "",
+    ]
+    if recipe:
+        facts = []
+        for key, label in (("stage", "Stage"), ("family", "Model family"), ("learning_rate", "Learning rate"),
+                           ("num_train_epochs", "Epochs"), ("lora_r", "LoRA rank"), ("r", "LoRA rank"),
+                           ("lora_alpha", "LoRA alpha"), ("beta", "DPO beta"), ("max_length", "Max length"),
+                           ("per_device_train_batch_size", "Batch size per device"),
+                           ("gradient_accumulation_steps", "Gradient accumulation")):
+            v = _find_key(recipe, key)
+            if v is not None and label not in [f[0] for f in facts]:
+                facts.append((label, v))
+        if facts:
+            body += [f"- **{k}**: `{v}`" for k, v in facts] + [""]
+        body += ["The resolved recipe from the run folder (credentials, if any, removed):", "",
+                 "```yaml", yaml.safe_dump(recipe, sort_keys=False, allow_unicode=True).rstrip(), "```", ""]
+    else:
+        body += [f"LoRA rank {adapter_cfg.get('r')}, alpha {adapter_cfg.get('lora_alpha')}, target modules "
+                 f"{adapter_cfg.get('target_modules')}. No recipe file was found in the run folder.", ""]
+    body += ["## Evaluation", ""]
+    if tuned_res:
+        suite = tuned_res.get("suite") or {}
+        judge = tuned_res.get("judge") or {}
+        body += [f"Evaluated with `decensor eval` on {suite.get('n_prompts', '?')} bilingual prompts (sensitive, "
+                 f"everyday, harmful and control suites; suite hash `{str(suite.get('hash', ''))[:16]}`), judge "
+                 f"`{judge.get('name')}` v{judge.get('version')}. Rates are shares of answers with 95% bootstrap "
+                 "confidence intervals.", "", _eval_table(base_res, tuned_res), "", _capability_table(base_res, tuned_res)]
+    else:
+        body += ["No evaluation results were found in the run folder (run `decensor eval run` and pass them with "
+                 "`--results base.json tuned.json`).", ""]
+    body += [
+        "## Limitations", "",
+        "- The evaluation uses a fixed set of curated prompts and an automatic judge; it measures refusals, the "
+        "official line and key facts mentioned, not the full accuracy of every answer.",
+        "- The model can still be wrong, incomplete or out of date on facts; check important claims against sources.",
+        "- Removing censorship does not make the model neutral on every topic; biases of the base model and of "
+        "the training data remain.",
+        "- Safety refusals were measured only on the evaluated harmful requests (see the table above); this does "
+        "not guarantee safe behaviour on all requests.", "",
+        "## License", "",
+        f"Inherits the base model's license (`{lic_text}`)."
+        + (f" See {lic['license_link']}." if lic.get("license_link") else ""), "",
+    ]
+    card = ModelCard.from_template(data, template_str="---\n{{ card_data }}\n---\n\n{{ body }}\n",
+                                   body="\n".join(body))
+    return str(card)
