@@ -24,7 +24,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from decensor.paths import RECIPES_DIR, runs_dir
+from decensor.paths import DATA_DIR, RECIPES_DIR, runs_dir
 
 logger = logging.getLogger(__name__)
 console = Console()
@@ -117,8 +117,10 @@ class Demo:
         if stage == "sft":
             overrides += list(s.sft_overrides)
         else:
-            overrides += [f"init_adapter={self.run / 'sft'}", f"dataset=[data/dpo, {self.run / 'mined.jsonl'}]",
-                          *s.dpo_overrides]
+            # curated pairs plus the pairs mined from this model in stage 3 (not the shipped mined file)
+            curated = sorted(str(p) for p in (DATA_DIR / "dpo").glob("*.jsonl") if not p.name.startswith("mined-"))
+            data = ", ".join(curated + [str(self.run / "mined.jsonl")])
+            overrides += [f"init_adapter={self.run / 'sft'}", f"dataset=[{data}]", *s.dpo_overrides]
         out = run_recipe(RECIPES_DIR / "demo-cpu" / f"{stage}.yaml", overrides)
         return {"run_dir": str(out)}
 
