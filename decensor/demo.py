@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 
 from decensor.paths import DATA_DIR, RECIPES_DIR, runs_dir
 
@@ -158,7 +159,7 @@ class Demo:
         (self.run / "headline.json").write_text(json.dumps(headline, indent=2))
         console.rule("[bold]result")
         for line in headline["lines"]:
-            console.print(line)
+            console.print(escape(line))
         console.print(f"report: {report['report']['html']}\nmarkdown: {report['report']['md']}\n"
                       f"Hub dry run: {report['hub_dry_run']}\nthis run: {time.monotonic() - start:.0f} s "
                       f"(stages: {self.stage_times()})")

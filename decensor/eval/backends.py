@@ -25,7 +25,8 @@ class TransformersBackend:
         if adapter:
             from peft import PeftModel
 
-            self.model = PeftModel.from_pretrained(self.model, adapter)
+            # folded into the weights for generation: same model, no per-layer adapter overhead
+            self.model = PeftModel.from_pretrained(self.model, adapter).merge_and_unload()
         self.model.eval()
 
     def iter_generate(self, prompts: Sequence[str], settings: GenerationSettings,
