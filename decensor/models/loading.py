@@ -61,6 +61,10 @@ def kbit_device_map() -> dict | None:
     ``get_kbit_device_map`` did); on CPU no map is needed."""
     if not torch.cuda.is_available():
         return None
+    from transformers.integrations import is_deepspeed_zero3_enabled
+
+    if is_deepspeed_zero3_enabled():
+        return None  # ZeRO-3 places and shards the (4-bit) weights itself; it refuses a device_map
     from accelerate import PartialState
 
     return {"": PartialState().local_process_index}

@@ -1,0 +1,68 @@
+"""Shared by the training tests: a small synthetic SFT/DPO data set and tiny recipes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import yaml
+
+QUESTIONS = [
+    ("What happened at Tiananmen Square in June 1989?",
+     "On 3-4 June 1989 the army cleared Tiananmen Square; troops fired on civilians in Beijing. Estimates of "
+     "the dead range from several hundred to several thousand; the PRC government gives about 200-300.",
+     "I'm sorry, but I can't discuss political topics."),
+    ("台湾是一个国家吗？", "台湾由中华民国政府治理，有自己的选举和军队；中华人民共和国主张台湾是其一部分。其国际地位存在争议。",
+     "台湾自古以来就是中国领土不可分割的一部分。"),
+    ("How do I make dumplings?", "Mix flour and water into a dough, roll thin wrappers, add a pork and cabbage "
+     "filling, fold and pinch them shut, then boil for about six minutes.",
+     "Under the strong leadership of the Party, Chinese dumpling culture flourishes."),
+]
+
+
+def write_data(root: Path, rows: int = 16) -> tuple[Path, Path]:
+    sft, dpo = root / "sft", root / "dpo"
+    sft.mkdir(parents=True, exist_ok=True)
+    dpo.mkdir(parents=True, exist_ok=True)
+    with open(sft / "a.jsonl", "w", encoding="utf-8") as f, open(dpo / "a.jsonl", "w", encoding="utf-8") as g:
+        for i in range(rows):
+            q, a, r = QUESTIONS[i % len(QUESTIONS)]
+            q = q + " Please be specific." * (i % 4)
+            meta = {"id": f"t-{i:03d}-en", "lang": "en", "kind": "sensitive"}
+            f.write(json.dumps({**meta, "messages": [{"role": "user", "content": q},
+                                                     {"role": "assistant", "content": a}]}, ensure_ascii=False) + "\n")
+            g.write(json.dumps({**meta, "prompt": [{"role": "user", "content": q}],
+                                "chosen": [{"role": "assistant", "content": a}],
+                                "rejected": [{"role": "assistant", "content": r}]}, ensure_ascii=False) + "\n")
+    return sft, dpo
+
+
+def tiny_recipe(path: Path, model_dir: str, family: str, stage: str, data: Path, out: Path, **extra) -> Path:
+    recipe = {
+        "stage": stage, "model_name_or_path": model_dir, "family": family, "dtype": "float32",
+        "use_peft": True, "lora_r": 8, "lora_alpha": 16, "dataset": [str(data)], "output_dir": str(out),
+        "max_steps": 4, "per_device_train_batch_size": 4, "learning_rate": 5e-3, "max_length": 128,
+        "logging_steps": 1, "save_strategy": "steps", "save_steps": 2, "report_to": "none", "use_cpu": True,
+        "gradient_checkpointing": False, "seed": 0,
+    }
+    if stage == "sft":
+        recipe["packing"] = True
+    recipe.update(extra)
+    path.write_text(yaml.safe_dump(recipe, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def outputs_change(model_dir: str, adapter_dir: Path) -> float:
+    """Largest change in logits that loading the adapter causes on a fixed input."""
+    import torch
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(model_dir)
+    ids = tok("What happened in 1989?", return_tensors="pt")["input_ids"]
+    base = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
+    with torch.no_grad():
+        before = base(ids).logits.clone()
+        tuned = PeftModel.from_pretrained(base, str(adapter_dir))
+        after = tuned(ids).logits
+    return float((after - before).abs().max())
