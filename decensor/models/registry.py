@@ -119,12 +119,14 @@ register(ModelFamily(
     examples=("deepseek-ai/DeepSeek-V3", "deepseek-ai/DeepSeek-R1", "deepseek-ai/DeepSeek-V3-0324"),
     chat_template="tokenizer (DeepSeek <｜User｜>/<｜Assistant｜> template; R1 opens <think>)",
     reasoning="always-think",  # R1; V3 ignores the setting (recipes set reasoning: none)
-    lora_target_modules=MLA_TARGETS + ("gate_proj", "up_proj", "down_proj"),
-    experts_adapted="shared",
+    lora_target_modules=MLA_TARGETS,
+    experts_adapted="none",
     weights_dtype="float8_e4m3fn (128x128 blocks, weight_scale_inv)",
     sizes_b={"deepseek-ai/DeepSeek-V3": (671.0, 37.0), "deepseek-ai/DeepSeek-R1": (671.0, 37.0)},
-    notes="LoRA on all MLA projections, the dense MLPs of the first 3 layers and the shared expert of "
-          "every MoE layer; the 256 routed experts and the routers stay frozen.",
+    notes="LoRA on all MLA projections. peft 0.21 with transformers 5 rewrites the names gate_proj/up_proj/"
+          "down_proj on deepseek_v3 to the fused routed experts, so the dense MLPs and shared experts cannot "
+          "be targeted by name; routers and the 256 routed experts stay frozen unless a recipe adds "
+          "ROUTED_EXPERT_PARAMETERS to lora_target_parameters.",
 ))
 register(ModelFamily(
     name="kimi-k2",
@@ -134,13 +136,14 @@ register(ModelFamily(
     examples=("moonshotai/Kimi-K2-Instruct",),
     chat_template="tokenizer (remote code: TikTokenTokenizer; <|im_user|>/<|im_assistant|> template)",
     reasoning="none",
-    lora_target_modules=MLA_TARGETS + ("gate_proj", "up_proj", "down_proj"),
-    experts_adapted="shared",
+    lora_target_modules=MLA_TARGETS,
+    experts_adapted="none",
     needs_remote_code=True,
     weights_dtype="float8_e4m3fn (128x128 blocks, weight_scale_inv)",
     sizes_b={"moonshotai/Kimi-K2-Instruct": (1026.0, 32.6)},
     notes="Architecture is DeepseekV3 (384 routed experts, 1 shared, 64 heads); the tokenizer needs "
-          "trust_remote_code, so recipes pin model_revision to a commit.",
+          "trust_remote_code, so recipes pin model_revision to a commit. The remote-code model has one module "
+          "per expert, so recipes target its MLA projections with a regex (see recipes/kimi-k2-instruct).",
 ))
 
 
