@@ -138,6 +138,7 @@ class Demo:
         base, tuned = self.run / "eval-base" / "results.json", self.run / "eval-tuned" / "results.json"
         paths = write_report([base, tuned], self.run / "report", judge_check=check_path,
                              title="decensor demo: offline Qwen2.5-Coder-0.5B-Instruct, before and after")
+        shutil.rmtree(self.run / "hub-dry-run", ignore_errors=True)  # the demo's own output: rebuilt each time
         hub = push_model(self.run / "dpo", repo_id="your-org/qwen2.5-coder-0.5b-decensor-demo",
                          dry_run=self.run / "hub-dry-run", results=[str(base), str(tuned)])
         return {"report": {k: str(v) for k, v in paths.items()}, "hub_dry_run": hub}
