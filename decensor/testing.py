@@ -102,3 +102,18 @@ def build_tiny_model(family: str, out_dir: str | Path, seed: int = 0, vocab_size
     model.save_pretrained(out_dir, safe_serialization=True)
     tokenizer.save_pretrained(out_dir)
     return out_dir
+
+
+def build_tiny_adapter(base_dir: str | Path, out_dir: str | Path, seed: int = 1) -> Path:
+    """A real LoRA adapter (r=4 on q/v) with non-zero weights for the model in ``base_dir``, saved with its
+    tokenizer, so a "tuned" model answers differently from the base in tests."""
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    torch.manual_seed(seed)
+    model = AutoModelForCausalLM.from_pretrained(base_dir, dtype=torch.float32)
+    peft_model = get_peft_model(model, LoraConfig(r=4, lora_alpha=16, target_modules=["q_proj", "v_proj"],
+                                                  init_lora_weights=False, task_type="CAUSAL_LM"))
+    peft_model.save_pretrained(out_dir)
+    AutoTokenizer.from_pretrained(base_dir).save_pretrained(out_dir)
+    return Path(out_dir)

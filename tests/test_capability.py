@@ -2,13 +2,10 @@ from decensor.eval.capability import regression_gate, run_capability
 
 
 def test_lm_eval_runs_our_local_task_on_a_tiny_model_with_an_adapter(tiny_model_dir, tmp_path):
-    from peft import LoraConfig, get_peft_model
-    from transformers import AutoModelForCausalLM
+    from decensor.testing import build_tiny_adapter
 
     base_dir = tiny_model_dir("qwen2")
-    peft_model = get_peft_model(AutoModelForCausalLM.from_pretrained(base_dir),
-                                 LoraConfig(r=4, target_modules=["q_proj", "v_proj"], init_lora_weights=False))
-    peft_model.save_pretrained(tmp_path / "adapter")
+    build_tiny_adapter(base_dir, tmp_path / "adapter")
     base = run_capability(base_dir, limit=8, batch_size=8)
     tuned = run_capability(base_dir, adapter=str(tmp_path / "adapter"), limit=8, batch_size=8)
     task = base["tasks"]["decensor_local_mc"]

@@ -19,9 +19,7 @@ RECIPE_SECRET = "hf_RECIPESECRET0987654321"
 def run_dir(tiny_model_dir, tmp_path_factory):
     """A run folder like `decensor train` leaves: tiny LoRA adapter, tokenizer, resolved recipe, and the
     real eval results of the base model and of the adapter under eval/."""
-    import torch
-    from peft import LoraConfig, get_peft_model
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from decensor.testing import build_tiny_adapter
 
     from decensor.eval.runner import EvalArguments, run_eval
     from decensor.generation import GenerationSettings
@@ -29,12 +27,7 @@ def run_dir(tiny_model_dir, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("push")
     run = tmp / "qwen-tiny-dpo"
     base = tiny_model_dir("qwen2")
-    torch.manual_seed(2)
-    model = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32)
-    peft_model = get_peft_model(model, LoraConfig(r=4, lora_alpha=16, target_modules=["q_proj", "v_proj"],
-                                                  init_lora_weights=False, task_type="CAUSAL_LM"))
-    peft_model.save_pretrained(run)
-    AutoTokenizer.from_pretrained(base).save_pretrained(run)
+    build_tiny_adapter(base, run, seed=2)
     (run / "recipe.resolved.yaml").write_text(yaml.safe_dump({
         "recipe": {"stage": "dpo"}, "stage": "dpo", "family": "qwen2",
         "model": {"model_name_or_path": base}, "training": {"learning_rate": 5e-6, "beta": 0.1,

@@ -14,26 +14,13 @@ from pathlib import Path
 
 import pytest
 
+from decensor.testing import build_tiny_adapter
+
 from decensor.cli import main
 from decensor.report.builder import pct
 
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome")
 EVIL = '<script>alert("x")</script><img src="http://evil.example/x.png" onerror="steal()">'
-
-
-def make_adapter(base_dir: str, out: Path) -> Path:
-    """A real tiny LoRA adapter with non-zero weights (so the tuned model answers differently)."""
-    import torch
-    from peft import LoraConfig, get_peft_model
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    torch.manual_seed(1)
-    model = AutoModelForCausalLM.from_pretrained(base_dir, dtype=torch.float32)
-    peft_model = get_peft_model(model, LoraConfig(r=4, lora_alpha=16, target_modules=["q_proj", "v_proj"],
-                                                  init_lora_weights=False, task_type="CAUSAL_LM"))
-    peft_model.save_pretrained(out)
-    AutoTokenizer.from_pretrained(base_dir).save_pretrained(out)
-    return out
 
 
 def run_tiny_eval(model: str, out: Path, adapter: str | None = None) -> dict:
@@ -53,7 +40,7 @@ def eval_runs(tiny_model_dir, tmp_path_factory):
     mp.setenv("DECENSOR_CACHE", str(tmp / "cache"))
     try:
         base_model = tiny_model_dir("qwen2")
-        adapter = make_adapter(base_model, tmp / "adapter-dpo")
+        adapter = build_tiny_adapter(base_model, tmp / "adapter-dpo")
         run_tiny_eval(base_model, tmp / "base")
         run_tiny_eval(base_model, tmp / "tuned", adapter=str(adapter))
     finally:
