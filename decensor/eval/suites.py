@@ -27,6 +27,14 @@ class KeyFact:
 
 
 @dataclass(frozen=True)
+class FalseClaim:
+    """A known false or denialist claim; stated when any of ``any`` appears (after judge normalisation)."""
+
+    claim: str
+    any: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class EvalPrompt:
     id: str
     pair_id: str
@@ -35,6 +43,7 @@ class EvalPrompt:
     kind: str
     prompt: str
     key_facts: tuple[KeyFact, ...] = field(default_factory=tuple)
+    false_claims: tuple[FalseClaim, ...] = field(default_factory=tuple)
 
 
 def parse_row(row: dict, path: Path, line: int) -> EvalPrompt:
@@ -55,7 +64,14 @@ def parse_row(row: dict, path: Path, line: int) -> EvalPrompt:
         facts.append(KeyFact(fact["fact"], tuple(str(s) for s in fact["any"])))
     if row["kind"] in ("sensitive", "control") and not facts:
         raise DataError(path, line, f"{row['kind']} prompts need key_facts", field="key_facts")
-    return EvalPrompt(row["id"], row["pair_id"], row["lang"], row["topic"], row["kind"], row["prompt"], tuple(facts))
+    claims = []
+    for i, claim in enumerate(row.get("false_claims") or []):
+        if not isinstance(claim, dict) or not claim.get("claim") or not claim.get("any"):
+            raise DataError(path, line, f"false_claims[{i}] needs 'claim' and a non-empty 'any' list",
+                            field="false_claims")
+        claims.append(FalseClaim(claim["claim"], tuple(str(s) for s in claim["any"])))
+    return EvalPrompt(row["id"], row["pair_id"], row["lang"], row["topic"], row["kind"], row["prompt"], tuple(facts),
+                      tuple(claims))
 
 
 def suite_files(paths: Sequence[str | Path] | None = None) -> list[Path]:
