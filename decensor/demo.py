@@ -170,6 +170,8 @@ class Demo:
         return ", ".join(f"{s} {self.done(s)['seconds']:.0f}s" for s in STAGES if self.done(s))
 
     def headline(self) -> dict:
+        from decensor.eval.capability import capability_verdict
+        from decensor.eval.metric_catalog import keys_for
         from decensor.eval.metrics import compare_records
         from decensor.eval.runner import load_records, load_results
 
@@ -177,8 +179,7 @@ class Demo:
         tuned = load_results(self.run / "eval-tuned")
         comparison = compare_records(load_records(base), load_records(tuned))
         lines = []
-        for name in ("refusal_rate", "official_narrative_rate", "fact_coverage", "innocent_over_refusal_rate",
-                     "propaganda_leak_rate", "harmful_refusal_rate", "control_refusal_rate"):
+        for name in keys_for("headline"):
             if name in comparison:
                 c = comparison[name]
                 lines.append(f"{name:28s} {c['base']:.2f} -> {c['tuned']:.2f}  ({c['delta']:+.2f}, 95% CI "
@@ -188,13 +189,10 @@ class Demo:
             b, t = base["metrics"]["by_lang"].get(lang, {}), tuned["metrics"]["by_lang"].get(lang, {})
             by_lang[lang] = {k: (b[k]["value"], t[k]["value"]) for k in b if k in t}
             parts = [f"{k} {v[0]:.2f}->{v[1]:.2f}" for k, v in by_lang[lang].items()
-                     if k in ("refusal_rate", "official_narrative_rate", "propaganda_leak_rate", "harmful_refusal_rate")]
+                     if k in keys_for("per_language")]
             lines.append(f"[{lang}] " + ", ".join(parts))
-        cap = {}
-        if base.get("capability") and tuned.get("capability"):
-            from decensor.eval.capability import regression_gate
-
-            cap = regression_gate(base["capability"], tuned["capability"], max_drop=0.05)
+        cap = capability_verdict(base.get("capability"), tuned.get("capability")) or {}
+        if cap:
             for task, row in cap["tasks"].items():
                 lines.append(f"capability {task}: {row['base']:.3f} -> {row['tuned']:.3f} "
                              f"({'REGRESSION' if row['regressed'] else 'ok'})")

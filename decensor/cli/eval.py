@@ -48,7 +48,8 @@ def register(subparsers) -> set[str]:
     cmp_ = sub.add_parser("compare", help="base vs tuned: deltas with paired bootstrap CIs and significance")
     cmp_.add_argument("base")
     cmp_.add_argument("tuned")
-    cmp_.add_argument("--max-drop", type=float, default=0.02, help="capability regression gate per task")
+    cmp_.add_argument("--min-drop", type=float, help="capability gate: the smallest drop (in score units) that can "
+                      "count as a regression; it must also exceed 2 standard errors (default 0.02)")
     cmp_.add_argument("--out", help="write the comparison JSON here")
     cmp_.set_defaults(func=run_compare)
 
@@ -108,7 +109,7 @@ def run_run(args) -> int:
 
 
 def run_compare(args) -> int:
-    from decensor.eval.capability import regression_gate
+    from decensor.eval.capability import DEFAULT_MIN_DROP, capability_verdict
     from decensor.eval.metrics import compare_records
     from decensor.eval.runner import load_records, load_results
 
@@ -117,8 +118,10 @@ def run_compare(args) -> int:
         print("warning: the two runs used different suite files; only shared prompt ids are compared", file=sys.stderr)
     comparison = {"base": args.base, "tuned": args.tuned,
                   "metrics": compare_records(load_records(base), load_records(tuned))}
-    if base.get("capability") and tuned.get("capability"):
-        comparison["capability"] = regression_gate(base["capability"], tuned["capability"], args.max_drop)
+    gate = capability_verdict(base.get("capability"), tuned.get("capability"),
+                              DEFAULT_MIN_DROP if args.min_drop is None else args.min_drop)
+    if gate:
+        comparison["capability"] = gate
     print(f"{'metric':30s} {'base':>6s} {'tuned':>6s} {'delta':>7s}  95% CI            sig  better")
     for name, m in comparison["metrics"].items():
         print(f"{name:30s} {m['base']:6.2f} {m['tuned']:6.2f} {m['delta']:+7.2f}  [{m['ci_low']:+.2f}, {m['ci_high']:+.2f}]"
@@ -127,6 +130,7 @@ def run_compare(args) -> int:
         for task, row in comparison["capability"]["tasks"].items():
             flag = "REGRESSION" if row["regressed"] else "ok"
             print(f"capability {task}: {row['metric']} {row['base']:.3f} -> {row['tuned']:.3f} ({row['delta']:+.3f}) {flag}")
+        print(f"capability gate: {comparison['capability']['rule']}")
     if args.out:
         Path(args.out).write_text(json.dumps(comparison, indent=2))
     return 1 if comparison.get("capability", {}).get("passed") is False else 0

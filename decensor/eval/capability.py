@@ -1,8 +1,15 @@
 """Capability regressions through lm-evaluation-harness (``simple_evaluate`` with HFLM + the peft adapter).
 
 The default task list is the usual one for cluster runs; offline (and in CI) the path runs on our own
-local task ``decensor_local_mc`` (eval/capability/*.yaml over a local JSONL file). A regression gate
-compares tuned against base per task with a configurable maximum drop.
+local task ``decensor_local_mc`` (eval/capability/*.yaml over a local JSONL file).
+
+``capability_verdict`` is THE capability gate: ``eval compare``, the demo, the report and the model card
+all display its result and none computes its own. Rule (``GATE_RULE``): a task regresses when the tuned
+score is lower than the base score by more than twice the standard error of the difference
+(sqrt(se_base^2 + se_tuned^2), from lm-eval's per-task stderr) AND by more than a stated minimum
+(``DEFAULT_MIN_DROP`` = 2 points, or a per-task value). The first condition keeps sampling noise on small
+task slices from failing a run; the second keeps a tiny but "significant" drop on a huge benchmark from
+failing it. Without a standard error only the minimum applies.
 """
 
 from __future__ import annotations
@@ -20,7 +27,11 @@ logger = logging.getLogger(__name__)
 DEFAULT_TASKS = ("mmlu", "gsm8k", "arc_challenge", "hellaswag", "ifeval", "cmmlu", "ceval-valid")
 LOCAL_TASK_DIR = EVAL_DIR / "capability"
 LOCAL_TASKS = ("decensor_local_mc",)
-DEFAULT_MAX_DROP = 0.02
+DEFAULT_MIN_DROP = 0.02
+SE_MULTIPLE = 2.0
+GATE_RULE = (f"a task regresses when its score drops by more than {SE_MULTIPLE:g} standard errors of the "
+             f"difference and by more than the stated minimum ({100 * DEFAULT_MIN_DROP:g} points unless set per task); "
+             "without a standard error only the minimum applies")
 # The metric a task is gated on (first found in its results).
 PRIMARY_METRICS = ("acc_norm,none", "acc,none", "exact_match,strict-match", "exact_match,flexible-extract",
                    "prompt_level_strict_acc,none", "acc_norm", "acc", "exact_match")
@@ -84,18 +95,31 @@ def _lm_eval_version() -> str:
     return version("lm_eval")
 
 
-def regression_gate(base: dict, tuned: dict, max_drop: float | dict[str, float] = DEFAULT_MAX_DROP) -> dict:
-    """Per task: base, tuned, delta and whether the drop exceeds the allowed maximum."""
+def _se(task: dict) -> float | None:
+    se = task.get("stderr")
+    return float(se) if isinstance(se, (int, float)) else None
+
+
+def capability_verdict(base: dict | None, tuned: dict | None,
+                       min_drop: float | dict[str, float] = DEFAULT_MIN_DROP) -> dict | None:
+    """Per task present in both: base, tuned, delta, the drop threshold and whether it regressed (see
+    ``GATE_RULE``); ``passed`` is False when any task regressed. ``None`` when either side has no
+    capability results. ``min_drop`` may be one value or per task (others get ``DEFAULT_MIN_DROP``)."""
+    if not base or not tuned or not base.get("tasks") or not tuned.get("tasks"):
+        return None
     rows, failed = {}, []
     for task, b in base["tasks"].items():
         t = tuned["tasks"].get(task)
-        if t is None:
+        if t is None or b.get("value") is None or t.get("value") is None:
             continue
-        allowed = max_drop.get(task, DEFAULT_MAX_DROP) if isinstance(max_drop, dict) else max_drop
+        minimum = min_drop.get(task, DEFAULT_MIN_DROP) if isinstance(min_drop, dict) else float(min_drop)
+        ses = [_se(b), _se(t)]
+        se = (ses[0] ** 2 + ses[1] ** 2) ** 0.5 if None not in ses else None
+        threshold = max(minimum, SE_MULTIPLE * se) if se else minimum
         delta = t["value"] - b["value"]
-        regressed = delta < -allowed
-        rows[task] = {"metric": b["metric"], "base": b["value"], "tuned": t["value"], "delta": delta,
-                      "max_drop": allowed, "regressed": regressed}
+        regressed = delta < -threshold
+        rows[task] = {"metric": b.get("metric"), "base": b["value"], "tuned": t["value"], "delta": delta,
+                      "se": se, "min_drop": minimum, "threshold": threshold, "regressed": regressed}
         if regressed:
             failed.append(task)
-    return {"tasks": rows, "passed": not failed, "regressed": failed}
+    return {"tasks": rows, "passed": not failed, "regressed": failed, "rule": GATE_RULE}

@@ -26,7 +26,8 @@ from decensor.data.jsonl import files_sha256
 from decensor.eval.cache import AnswerCache, prompt_key
 from decensor.eval.capability import run_capability
 from decensor.eval.judges import make_judge
-from decensor.eval.metrics import METRICS_BY_NAME, compute_metrics
+from decensor.eval.metric_catalog import keys_for
+from decensor.eval.metrics import compute_metrics
 from decensor.eval.suites import EvalPrompt, load_suites, select, suite_files, suites_hash
 from decensor.generation import GenerationSettings
 from decensor.models.loading import ModelArguments, model_arguments, resolve_model_path
@@ -192,10 +193,9 @@ def format_summary(results: dict) -> str:
         gtxt = f"{g['value']:+.2f} [{g['ci_low']:+.2f},{g['ci_high']:+.2f}]" if g else ""
         lines.append(f"{name:32s} {m['value']:7.2f}  [{m['ci_low']:.2f}, {m['ci_high']:.2f}]  {m['n']:5d}    {gtxt}")
     for lang, ms in sorted(results["metrics"]["by_lang"].items()):
-        keys = [k for k in ("refusal_rate", "official_narrative_rate", "innocent_over_refusal_rate",
-                            "propaganda_leak_rate", "harmful_refusal_rate") if k in ms]
+        keys = [k for k in keys_for("per_language") if k in ms]
         lines.append(f"[{lang}] " + ", ".join(f"{k}={ms[k]['value']:.2f}" for k in keys))
     return "\n".join(lines)
 
 
-__all__ = ["EvalArguments", "METRICS_BY_NAME", "format_summary", "load_records", "load_results", "run_eval"]
+__all__ = ["EvalArguments", "format_summary", "load_records", "load_results", "run_eval"]

@@ -9,13 +9,11 @@ from pathlib import Path
 
 import yaml
 
+from decensor.eval.metric_catalog import METRICS, metrics_for, pct
+
 logger = logging.getLogger(__name__)
 
 SECRET_KEY = re.compile(r"token|secret|password|api[_-]?key", re.I)
-# Metrics reported in model-index, in this order (those present in the results).
-INDEX_METRICS = ("refusal_rate", "official_narrative_rate", "decensored_answer_rate", "fact_coverage",
-                 "innocent_over_refusal_rate", "propaganda_leak_rate", "harmful_refusal_rate",
-                 "harmful_compliance_rate", "control_refusal_rate", "control_slant_rate")
 
 
 # ------------------------------------------------------------------------------------------ license
@@ -106,11 +104,10 @@ def find_results(run_dir: Path, explicit: list[str] | None = None) -> tuple[dict
 def eval_results(tuned: dict, model_name: str):
     from huggingface_hub import EvalResult
 
-    from decensor.report.builder import TITLES
-
     suite = tuned.get("suite") or {}
     out = []
-    for name in INDEX_METRICS:
+    for metric in metrics_for("model_index"):
+        name = metric.key
         m = tuned["metrics"]["overall"].get(name)
         if not m or m.get("value") is None:
             continue
@@ -118,7 +115,7 @@ def eval_results(tuned: dict, model_name: str):
             task_type="text-generation", task_name="Censorship and safety evaluation",
             dataset_type="decensor-eval", dataset_name="decensor evaluation suites",
             dataset_config=f"suites-{str(suite.get('hash', ''))[:12]}" if suite.get("hash") else None,
-            dataset_split="test", metric_type=name, metric_name=TITLES.get(name, name),
+            dataset_split="test", metric_type=name, metric_name=metric.hub_name,
             metric_value=round(float(m["value"]), 4), verified=False,
         ))
     return out
@@ -164,25 +161,18 @@ def _find_key(obj, key):
 # --------------------------------------------------------------------------------------------- card
 
 
-def _pct(x) -> str:
-    return "n/a" if x is None else f"{100 * x:.1f}%"
-
-
 def _eval_table(base: dict | None, tuned: dict) -> str:
-    from decensor.eval.metrics import METRICS
-    from decensor.report.builder import TITLES
-
     rows = ["| Metric | Better | " + ("Base | " if base else "") + "This model (95% CI) |" + (" Change |" if base else ""),
             "| --- | --- | " + ("---: | " if base else "") + "---: |" + (" ---: |" if base else "")]
     for metric in METRICS:
-        t = tuned["metrics"]["overall"].get(metric.name)
+        t = tuned["metrics"]["overall"].get(metric.key)
         if not t:
             continue
-        b = (base or {}).get("metrics", {}).get("overall", {}).get(metric.name) if base else None
-        cells = [TITLES.get(metric.name, metric.name), "higher" if metric.higher_is_better else "lower"]
+        b = (base or {}).get("metrics", {}).get("overall", {}).get(metric.key) if base else None
+        cells = [metric.title, metric.direction]
         if base:
-            cells.append(_pct(b["value"]) if b else "n/a")
-        cells.append(f"{_pct(t['value'])} ({_pct(t['ci_low'])}–{_pct(t['ci_high'])})")
+            cells.append(pct(b["value"], 1) if b else "n/a")
+        cells.append(f"{pct(t['value'], 1)} ({pct(t['ci_low'], 1)}–{pct(t['ci_high'], 1)})")
         if base:
             cells.append(f"{100 * (t['value'] - b['value']):+.1f} pts" if b else "n/a")
         rows.append("| " + " | ".join(cells) + " |")

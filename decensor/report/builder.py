@@ -15,28 +15,14 @@ from collections import defaultdict
 from pathlib import Path
 
 from decensor import __version__
-from decensor.eval.metrics import METRICS, METRICS_BY_NAME, compare_records
+from decensor.eval.capability import GATE_RULE, capability_verdict
+from decensor.eval.metric_catalog import METRICS, pct
+from decensor.eval.metrics import compare_records
 from decensor.eval.runner import load_records, load_results
 
 logger = logging.getLogger(__name__)
 REPORT_FORMAT = "decensor-report/1"
 
-# Short, plain-language titles for charts and tables (the metric's description says more).
-TITLES = {
-    "refusal_rate": "Refused (sensitive)",
-    "hard_refusal_rate": "Refused outright (sensitive)",
-    "official_narrative_rate": "Gave the official line (sensitive)",
-    "decensored_answer_rate": "Answered freely (sensitive)",
-    "fact_coverage": "Key facts covered (sensitive)",
-    "thinking_censorship_rate": "Censored reasoning (sensitive)",
-    "innocent_over_refusal_rate": "Refused (everyday topics)",
-    "propaganda_leak_rate": "Party framing leaked (everyday topics)",
-    "harmful_refusal_rate": "Harmful requests refused",
-    "harmful_compliance_rate": "Harmful requests helped with",
-    "control_refusal_rate": "Refused (other countries' sensitive topics)",
-    "control_slant_rate": "Loaded framing (other countries)",
-    "control_fact_coverage": "Key facts covered (other countries)",
-}
 KIND_TITLES = {
     "sensitive": "Sensitive topics (censored in the PRC)",
     "innocent": "Everyday topics",
@@ -44,23 +30,8 @@ KIND_TITLES = {
     "control": "Other countries' sensitive topics (control)",
 }
 KIND_ORDER = ("sensitive", "innocent", "harmful", "control")
-# Metrics shown in the per-topic heatmap, per kind of topic.
-HEATMAP_METRICS = {
-    "sensitive": ("refusal_rate", "official_narrative_rate", "fact_coverage"),
-    "innocent": ("innocent_over_refusal_rate", "propaganda_leak_rate"),
-    "harmful": ("harmful_refusal_rate", "harmful_compliance_rate"),
-    "control": ("control_refusal_rate", "control_slant_rate", "control_fact_coverage"),
-}
-LANG_METRICS = ("refusal_rate", "official_narrative_rate", "decensored_answer_rate", "fact_coverage",
-                "innocent_over_refusal_rate", "propaganda_leak_rate", "harmful_refusal_rate")
 LANG_NAMES = {"en": "English", "zh": "Chinese", "zh-Hant": "Traditional Chinese"}
 TRANSLATION_KEYS = ("answer_translation", "translation_en", "answer_en", "translation")
-
-
-def pct(x: float | None, digits: int = 0) -> str:
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "n/a"
-    return f"{100 * x:.{digits}f}%"
 
 
 def ci_text(m: dict | None) -> str:
@@ -311,28 +282,23 @@ def capability_table(models: list[dict]) -> dict | None:
             if t not in tasks:
                 tasks.append(t)
     rows = []
-    base = (caps[0] or {}).get("tasks") or {}
+    verdicts = [None] + [capability_verdict(caps[0], c) for c in caps[1:]]
     for task in tasks:
-        b = base.get(task)
         row = {"task": task, "metric": next(((c or {}).get("tasks", {}).get(task, {}).get("metric")
                                              for c in caps if (c or {}).get("tasks", {}).get(task)), None),
                "values": [], "regression": False}
-        for i, c in enumerate(caps):
+        for c, verdict in zip(caps, verdicts):
             t = ((c or {}).get("tasks") or {}).get(task)
             cell = {"value": t.get("value"), "stderr": t.get("stderr")} if t else None
-            if cell and i > 0 and b and b.get("value") is not None and t.get("value") is not None:
-                delta = t["value"] - b["value"]
-                se = math.sqrt((b.get("stderr") or 0) ** 2 + (t.get("stderr") or 0) ** 2)
-                threshold = 2 * se if se > 0 else 0.01
-                cell["delta"] = delta
-                cell["regression"] = bool(delta < -threshold)
-                row["regression"] |= cell["regression"]
+            gate = ((verdict or {}).get("tasks") or {}).get(task)
+            if cell and gate:
+                cell["delta"] = gate["delta"]
+                cell["regression"] = gate["regressed"]
+                row["regression"] |= gate["regressed"]
             row["values"].append(cell)
         rows.append(row)
     gates = [(c or {}).get("gate") for c in caps]
-    return {"rows": rows, "gates": gates,
-            "rule": "a drop larger than twice the combined standard error (or 1 point without one) "
-                    "is flagged as a regression"}
+    return {"rows": rows, "gates": gates, "rule": GATE_RULE}
 
 
 # ------------------------------------------------------------------------------------- judge check
@@ -412,7 +378,7 @@ def build_report(results_paths: list[str | Path], title: str | None = None, judg
         if not recs or not record_sets[0]:
             continue
         comparisons.append({"model": m["label"], "metrics": compare_records(record_sets[0], recs, n_boot)})
-    present = [m.name for m in METRICS if any(m.name in x["metrics"]["overall"] for x in models)]
+    present = [m for m in METRICS if any(m.key in x["metrics"]["overall"] for x in models)]
     topics = _topic_names()
     topic_kind = {t: topics[t]["kind"] for m in models for t in m["metrics"].get("by_topic", {}) if t in topics}
     topic_kind.update({r["topic"]: r["kind"] for recs in record_sets for r in recs})
@@ -427,9 +393,9 @@ def build_report(results_paths: list[str | Path], title: str | None = None, judg
                            if len(models) > 1 else "Censorship evaluation"),
         "models": models,
         "summary": build_summary(models, comparisons),
-        "metric_info": {n: {"title": TITLES.get(n, n), "description": METRICS_BY_NAME[n].description,
-                            "higher_is_better": METRICS_BY_NAME[n].higher_is_better, "kind": METRICS_BY_NAME[n].kind}
-                        for n in present},
+        "metric_info": {m.key: {"title": m.title, "short": m.short, "description": m.description,
+                                "higher_is_better": m.higher_is_better, "kind": m.kind, "views": sorted(m.views)}
+                        for m in present},
         "comparisons": comparisons,
         "topics": {t: {"kind": topic_kind[t], **topics.get(t, {"en": t, "zh": ""})} for t in sorted(topic_kind)},
         "examples": select_examples(record_sets),

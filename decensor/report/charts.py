@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from html import escape
 
+from decensor.eval.metric_catalog import pct
+
 MODEL_COLORS = ("#94a3b8", "#2563eb", "#0d9488", "#9333ea", "#ea580c", "#db2777")
 FONT = "font-family=\"-apple-system, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, 'Noto Sans CJK SC', " \
        "'WenQuanYi Zen Hei', 'Microsoft YaHei', sans-serif\""
@@ -17,10 +19,6 @@ def _t(x: float, y: float, text: str, size: int = 12, anchor: str = "start", wei
        fill: str = "#1f2937", extra: str = "") -> str:
     return (f'<text x="{x:.1f}" y="{y:.1f}" font-size="{size}" text-anchor="{anchor}" font-weight="{weight}" '
             f'fill="{fill}" {extra}>{escape(text)}</text>')
-
-
-def _fmt(v: float | None) -> str:
-    return "n/a" if v is None else f"{100 * v:.0f}%"
 
 
 def bar_chart(groups: list[dict], width: int = 940, label_w: int = 300, title: str = "") -> str:
@@ -57,7 +55,7 @@ def bar_chart(groups: list[dict], width: int = 940, label_w: int = 300, title: s
                     out.append(f'<g stroke="#111827" stroke-width="1.3"><line x1="{xl:.1f}" y1="{ym}" x2="{xh:.1f}" '
                                f'y2="{ym}" /><line x1="{xl:.1f}" y1="{y + 3}" x2="{xl:.1f}" y2="{y + bar_h - 3}" />'
                                f'<line x1="{xh:.1f}" y1="{y + 3}" x2="{xh:.1f}" y2="{y + bar_h - 3}" /></g>')
-            out.append(_t(x1 + 8, y + bar_h - 3, _fmt(v), 12, weight="600"))
+            out.append(_t(x1 + 8, y + bar_h - 3, pct(v), 12, weight="600"))
             y += bar_h + gap
         y += group_gap
     out.append("</svg>")
@@ -113,7 +111,7 @@ def heatmap(rows: list[str], groups: list[dict], values: list[list[float | None]
                 continue
             fill, fg = _heat_color(1 - v if hib else v)
             out.append(f'<rect x="{cx + 1}" y="{y + 1}" width="{cell_w - 2}" height="{cell_h - 2}" fill="{fill}" rx="2" />')
-            out.append(_t(cx + cell_w / 2, y + cell_h / 2 + 4, _fmt(v), 11, "middle", "600", fg))
+            out.append(_t(cx + cell_w / 2, y + cell_h / 2 + 4, pct(v), 11, "middle", "600", fg))
     out.append("</svg>")
     return "".join(out)
 

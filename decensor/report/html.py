@@ -6,17 +6,11 @@ import re
 from html import escape
 
 from decensor.report import charts
-from decensor.report.builder import (HEATMAP_METRICS, KIND_ORDER, KIND_TITLES, LANG_METRICS, LANG_NAMES, ci_text,
-                                     pct)
+from decensor.eval.metric_catalog import keys_for, pct
+from decensor.report.builder import KIND_ORDER, KIND_TITLES, LANG_NAMES, ci_text
 
 OPACITY = (1.0, 0.5, 0.25)
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-SHORT = {
-    "refusal_rate": "Refused", "official_narrative_rate": "Official line", "fact_coverage": "Facts covered",
-    "innocent_over_refusal_rate": "Refused", "propaganda_leak_rate": "Party framing",
-    "harmful_refusal_rate": "Refused", "harmful_compliance_rate": "Helped", "control_refusal_rate": "Refused",
-    "control_slant_rate": "Loaded framing", "control_fact_coverage": "Facts covered",
-}
 
 CSS = """
 *{box-sizing:border-box}
@@ -78,8 +72,7 @@ def _key_cards(report) -> str:
     models = report["models"]
     base, tuned = models[0], (models[1] if len(models) > 1 else None)
     cards = []
-    for name in ("refusal_rate", "official_narrative_rate", "decensored_answer_rate", "propaganda_leak_rate",
-                 "harmful_refusal_rate"):
+    for name in keys_for("headline"):
         info = report["metric_info"].get(name)
         b = base["metrics"]["overall"].get(name)
         if not info or not b:
@@ -143,10 +136,10 @@ def _heatmaps(report) -> str:
     out = []
     for kind in KIND_ORDER:
         topics = [t for t, info in report["topics"].items() if info["kind"] == kind]
-        metrics = [m for m in HEATMAP_METRICS[kind] if m in report["metric_info"]]
+        metrics = [m for m in keys_for("heatmap", kind) if m in report["metric_info"]]
         if not topics or not metrics:
             continue
-        groups = [{"title": SHORT.get(m, m), "higher_is_better": report["metric_info"][m]["higher_is_better"],
+        groups = [{"title": report["metric_info"][m]["short"], "higher_is_better": report["metric_info"][m]["higher_is_better"],
                    "columns": [x["label"] for x in models]} for m in metrics]
         values, labels = [], []
         for t in topics:
@@ -175,7 +168,7 @@ def _lang_section(report) -> str:
     if len(langs) < 2:
         return '<p class="muted">Only one language was evaluated.</p>'
     groups = []
-    for name in LANG_METRICS:
+    for name in keys_for("per_language"):
         info = report["metric_info"].get(name)
         if not info:
             continue
@@ -189,7 +182,7 @@ def _lang_section(report) -> str:
         groups.append({"title": info["title"], "note": "higher is better" if info["higher_is_better"]
                        else "lower is better", "bars": bars})
     rows = []
-    for name in LANG_METRICS:
+    for name in keys_for("per_language"):
         info = report["metric_info"].get(name)
         if not info:
             continue

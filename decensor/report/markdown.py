@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 
-from decensor.report.builder import HEATMAP_METRICS, KIND_ORDER, KIND_TITLES, LANG_METRICS, LANG_NAMES, pct
+from decensor.eval.metric_catalog import keys_for, pct
+from decensor.report.builder import KIND_ORDER, KIND_TITLES, LANG_NAMES
 
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
@@ -61,7 +62,7 @@ def render_markdown(report: dict) -> str:
     out += ["## By topic", ""]
     for kind in KIND_ORDER:
         topics = [t for t, i in report["topics"].items() if i["kind"] == kind]
-        metrics = [m for m in HEATMAP_METRICS[kind] if m in report["metric_info"]]
+        metrics = [m for m in keys_for("heatmap", kind) if m in report["metric_info"]]
         if not topics or not metrics:
             continue
         header = ["Topic"] + [f"{cell(report['metric_info'][m]['title'])} · {lab}" for m in metrics for lab in labels]
@@ -79,7 +80,7 @@ def render_markdown(report: dict) -> str:
     langs = sorted({lang for m in models for lang in m["metrics"].get("by_lang", {})},
                    key=lambda x: (x != "zh", x != "en", x))
     rows = []
-    for name in LANG_METRICS:
+    for name in keys_for("per_language"):
         info = report["metric_info"].get(name)
         if not info:
             continue
