@@ -3,7 +3,9 @@
 A new family is one entry here plus a recipe YAML. Targets were read off transformers 5.x modules:
 routed MoE experts are fused 3-D parameters (``mlp.experts.gate_up_proj`` / ``mlp.experts.down_proj``),
 so ``target_modules`` names such as ``gate_proj`` reach only dense MLPs and shared experts; routed
-experts are adapted only through peft's ``target_parameters`` when a recipe asks for it.
+experts are adapted only through peft's ``target_parameters`` when a recipe asks for it
+(see :mod:`decensor.train.moe`). Every MoE family names its MoE block class (``moe_block_classes``): under
+DeepSpeed ZeRO-3 that block is registered as a leaf module, so all its experts are gathered at once.
 """
 
 from __future__ import annotations
@@ -29,11 +31,25 @@ class ModelFamily:
     lora_target_modules: tuple[str, ...]
     experts_adapted: str                  # "n/a", "none", "shared", "shared+routed"
     lora_target_parameters: tuple[str, ...] = ()
-    needs_remote_code: bool = False       # only allowed with a pinned revision
+    needs_remote_code: bool = False       # its tokenizer or model needs the repo's code (decensor.models.remote_code)
+    # transformers model_type to load the weights with when the published config names an unknown type
+    # whose architecture transformers ships (Kimi-K2 -> deepseek_v3): the repo's modelling code never runs.
+    native_model_type: str | None = None
     weights_dtype: str = "bfloat16"       # how the published weights are stored
     # Known sizes (billions of parameters) of the examples, for `decensor plan`.
     sizes_b: dict[str, tuple[float, float]] = field(default_factory=dict)  # id -> (total, active)
     notes: str = ""
+    # MoE families: the transformers class of the block that routes to the experts (router + experts, plus
+    # shared experts on DeepSeek-V3). Registered as a ZeRO-3 leaf module (deepspeed.utils.set_z3_leaf_modules):
+    # the experts a batch reaches change from step to step, which breaks ZeRO-3's recorded prefetch order and
+    # hangs training (DeepSpeed#7461) unless the whole block is fetched as one unit.
+    moe_block_classes: tuple[str, ...] = ()
+    # Routed experts, when a recipe adapts them: fused 3-D parameters for peft's target_parameters.
+    expert_parameters: tuple[str, ...] = ()
+
+    @property
+    def is_moe(self) -> bool:
+        return bool(self.moe_block_classes)
 
 
 FAMILIES: dict[str, ModelFamily] = {}
@@ -82,8 +98,11 @@ register(ModelFamily(
     lora_target_modules=ATTENTION_TARGETS,
     experts_adapted="none",
     sizes_b={"Qwen/Qwen3-30B-A3B": (30.5, 3.3), "Qwen/Qwen3-235B-A22B": (235.1, 22.2)},
+    moe_block_classes=("Qwen3MoeSparseMoeBlock",),
+    expert_parameters=ROUTED_EXPERT_PARAMETERS,
     notes="Routers (mlp.gate) are never adapted. Routed experts: add ROUTED_EXPERT_PARAMETERS to "
-          "lora_target_parameters in the recipe to adapt them (peft ParamWrapper, more memory).",
+          "lora_target_parameters in the recipe to adapt them (peft ParamWrapper, more memory; "
+          "`name:r` sets the rank per expert).",
 ))
 register(ModelFamily(
     name="deepseek-r1-distill-qwen",
@@ -123,6 +142,8 @@ register(ModelFamily(
     experts_adapted="none",
     weights_dtype="float8_e4m3fn (128x128 blocks, weight_scale_inv)",
     sizes_b={"deepseek-ai/DeepSeek-V3": (671.0, 37.0), "deepseek-ai/DeepSeek-R1": (671.0, 37.0)},
+    moe_block_classes=("DeepseekV3MoE",),
+    expert_parameters=ROUTED_EXPERT_PARAMETERS,
     notes="LoRA on all MLA projections. peft 0.21 with transformers 5 rewrites the names gate_proj/up_proj/"
           "down_proj on deepseek_v3 to the fused routed experts, so the dense MLPs and shared experts cannot "
           "be targeted by name; routers and the 256 routed experts stay frozen unless a recipe adds "
@@ -139,11 +160,15 @@ register(ModelFamily(
     lora_target_modules=MLA_TARGETS,
     experts_adapted="none",
     needs_remote_code=True,
+    native_model_type="deepseek_v3",
     weights_dtype="float8_e4m3fn (128x128 blocks, weight_scale_inv)",
     sizes_b={"moonshotai/Kimi-K2-Instruct": (1026.0, 32.6)},
-    notes="Architecture is DeepseekV3 (384 routed experts, 1 shared, 64 heads); the tokenizer needs "
-          "trust_remote_code, so recipes pin model_revision to a commit. The remote-code model has one module "
-          "per expert, so recipes target its MLA projections with a regex (see recipes/kimi-k2-instruct).",
+    moe_block_classes=("DeepseekV3MoE",),   # the native class it loads as
+    expert_parameters=ROUTED_EXPERT_PARAMETERS,
+    notes="Architecture is DeepseekV3 (384 routed experts, 1 shared, 64 heads, first layer dense, one expert "
+          "group). The weights load through transformers' native DeepseekV3 class (config re-typed, the repo's "
+          "modelling code never runs; it imports is_torch_fx_available, gone in transformers 5). Only the "
+          "tiktoken tokenizer needs remote code: pinned model_revision plus --trust-remote-code.",
 ))
 
 

@@ -213,6 +213,7 @@ def last_checkpoint(out: Path) -> str | None:
 def train(recipe: Recipe, trainer_cls) -> Path:
     """Run one stage end to end; returns the run folder."""
     from decensor.models.loading import load_tokenizer
+    from decensor.train.moe import prepare_moe
 
     started = time.time()
     out = prepare_output_dir(recipe)
@@ -223,6 +224,7 @@ def train(recipe: Recipe, trainer_cls) -> Path:
     tokenizer = load_tokenizer(recipe.model)
     train_ds, eval_ds = load_datasets(recipe, tokenizer)
     model, peft_config = build_model(recipe)
+    peft_config = prepare_moe(model, peft_config, recipe)   # ZeRO-3 leaf MoE blocks, expert LoRA ranks
     trainer = trainer_cls(model=model, args=recipe.training, train_dataset=train_ds, eval_dataset=eval_ds,
                           processing_class=tokenizer, peft_config=peft_config, callbacks=_callbacks(out))
     if is_main_process() and hasattr(trainer.model, "print_trainable_parameters"):
