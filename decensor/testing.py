@@ -117,3 +117,49 @@ def build_tiny_adapter(base_dir: str | Path, out_dir: str | Path, seed: int = 1)
     peft_model.save_pretrained(out_dir)
     AutoTokenizer.from_pretrained(base_dir).save_pretrained(out_dir)
     return Path(out_dir)
+
+
+# Kimi-K2 ships DeepSeek-V3 weights under its own model_type and remote modelling code; this is its shape
+# in miniature: first layer dense, all experts in one group, multi-head latent attention.
+KIMI_SHAPED = dict(n_group=1, topk_group=1, first_k_dense_replace=1, num_hidden_layers=3, n_routed_experts=6,
+                   num_experts_per_tok=2, routed_scaling_factor=2.827, scoring_func="sigmoid", topk_method="noaux_tc")
+
+
+def write_marker_code(folder: str | Path, marker: str | Path, auto_map: dict[str, str] | None = None) -> Path:
+    """Give a model folder Python files that create ``marker`` when imported, and an ``auto_map`` naming
+    them, so a test can prove whether transformers ran the folder's code."""
+    folder = Path(folder)
+    body = f"from pathlib import Path\nPath({str(marker)!r}).write_text('remote code ran')\n"
+    (folder / "configuration_marker.py").write_text(
+        body + "from transformers import DeepseekV3Config\n\nclass MarkerConfig(DeepseekV3Config):\n"
+               "    pass\n")
+    (folder / "modeling_marker.py").write_text(
+        body + "from transformers.models.deepseek_v3.modeling_deepseek_v3 import DeepseekV3ForCausalLM\n\n"
+               "from .configuration_marker import MarkerConfig\n\n"
+               "class MarkerForCausalLM(DeepseekV3ForCausalLM):\n    config_class = MarkerConfig\n")
+    config_path = folder / "config.json"
+    config = json.loads(config_path.read_text())
+    config["auto_map"] = auto_map or {"AutoConfig": "configuration_marker.MarkerConfig",
+                                      "AutoModelForCausalLM": "modeling_marker.MarkerForCausalLM"}
+    config_path.write_text(json.dumps(config, indent=2))
+    return folder
+
+
+def build_kimi_shaped_model(out_dir: str | Path, marker: str | Path, seed: int = 0) -> Path:
+    """A tiny checkpoint laid out like Kimi-K2's: ``model_type: kimi_k2``, DeepseekV3 weights, and remote
+    code (which writes ``marker`` if it ever runs)."""
+    from transformers import AutoModelForCausalLM, DeepseekV3Config
+
+    out_dir = Path(out_dir)
+    tokenizer = build_tiny_tokenizer()
+    spec = {k: v for k, v in TINY_CONFIGS["deepseek-v3"].items() if k != "model_type"}
+    spec.update(KIMI_SHAPED)
+    config = DeepseekV3Config(vocab_size=len(tokenizer), eos_token_id=tokenizer.eos_token_id,
+                              pad_token_id=tokenizer.pad_token_id, bos_token_id=None, **spec)
+    torch.manual_seed(seed)
+    AutoModelForCausalLM.from_config(config, dtype=torch.float32).save_pretrained(out_dir, safe_serialization=True)
+    tokenizer.save_pretrained(out_dir)
+    raw = json.loads((out_dir / "config.json").read_text())
+    raw["model_type"] = "kimi_k2"
+    (out_dir / "config.json").write_text(json.dumps(raw, indent=2))
+    return write_marker_code(out_dir, marker)

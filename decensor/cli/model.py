@@ -1,4 +1,5 @@
-"""``decensor model``: fetch the offline demo model, chat with a model, list the model families."""
+"""``decensor model``: fetch the offline demo model, chat with a model, list the model families, convert
+block-FP8 checkpoints to bf16."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ HELP = """examples:
   decensor model chat --demo "台湾是一个国家吗？"
   decensor model chat --model Qwen/Qwen2.5-7B-Instruct --adapter runs/qwen7b-dpo "Who is Liu Xiaobo?"
   decensor model families
+  decensor model convert-fp8 /models/DeepSeek-V3 /models/DeepSeek-V3-bf16
 """
 
 
@@ -33,13 +35,24 @@ def register(subparsers) -> set[str]:
     which.add_argument("--model", help="Hub id or local folder")
     chat.add_argument("--gguf-file", help="GGUF file inside --model")
     chat.add_argument("--revision", default="main", help="model revision (a commit hash with --trust-remote-code)")
-    chat.add_argument("--trust-remote-code", action="store_true")
+    chat.add_argument("--trust-remote-code", action="store_true",
+                      help="consent to run the model's own Python code (pinned revision required)")
+    chat.add_argument("--remote-code-sha256", help="consent for a local folder's code: the hash its refusal printed")
     chat.add_argument("--adapter", help="LoRA adapter folder to apply")
     chat.add_argument("--max-new-tokens", type=int, default=200)
     chat.add_argument("--sample", action="store_true", help="sample instead of greedy decoding")
     chat.add_argument("--think", choices=["on", "off"], help="Qwen3 thinking mode")
     chat.add_argument("prompts", nargs="+", help="one or more prompts")
     chat.set_defaults(func=run_chat)
+
+    conv = sub.add_parser("convert-fp8", help="dequantise a block-FP8 checkpoint (DeepSeek-V3/R1, Kimi-K2) to bf16",
+                          description="Dequantise every FP8 weight with its 128x128 block scales (weight_scale_inv) "
+                                      "into bf16 safetensors, shard by shard in bounded memory; write a config "
+                                      "without quantization_config; copy tokenizer, generation config and chat "
+                                      "template; verify shapes and write a SHA-256 manifest. Re-running resumes.")
+    conv.add_argument("src", help="local folder of the FP8 checkpoint")
+    conv.add_argument("dst", help="new folder for the bf16 checkpoint")
+    conv.set_defaults(func=run_convert_fp8)
 
     fams = sub.add_parser("families", help="list the model families, their LoRA targets and chat templates")
     fams.add_argument("--json", action="store_true")
@@ -71,6 +84,15 @@ def run_chat(args) -> int:
                                   enable_thinking=None if args.think is None else args.think == "on")
     for prompt, answer in zip(args.prompts, generate(model, tokenizer, args.prompts, settings)):
         print(f"\n>>> {prompt}\n{answer}")
+    return 0
+
+
+def run_convert_fp8(args) -> int:
+    from decensor.models.fp8 import convert_fp8_checkpoint
+
+    manifest = convert_fp8_checkpoint(args.src, args.dst)
+    print(f"{args.dst}: {manifest['fp8_weights_dequantised']} FP8 weights dequantised to {manifest['dtype']}, "
+          f"{len(manifest['tensors'])} tensors, {len(manifest['files'])} files in conversion_manifest.json")
     return 0
 
 

@@ -126,26 +126,6 @@ def _copy_results(run_dir: Path, results: list[str] | None, out: Path) -> None:
             shutil.copy2(src, out / "eval" / f"{label}_results.json")
 
 
-def merge_adapter(run_dir: Path, out: Path, base_model: str | None = None) -> None:
-    """Fold the LoRA adapter into the base model and save safetensors (+ tokenizer) into ``out``."""
-    import json
-
-    from peft import PeftModel
-
-    from decensor.models.loading import load_model, model_arguments
-
-    base = base_model or json.loads((run_dir / "adapter_config.json").read_text())["base_model_name_or_path"]
-    logger.info("merging %s into %s", run_dir, base)
-    model = load_model(model_arguments(base, dtype="auto"))
-    model = PeftModel.from_pretrained(model, str(run_dir)).merge_and_unload()
-    model.save_pretrained(out, safe_serialization=True)
-    if not _copy_existing(run_dir, ("tokenizer.json", "tokenizer_config.json"), out):
-        from decensor.models.loading import load_tokenizer
-
-        load_tokenizer(model_arguments(base)).save_pretrained(out)
-    _copy_existing(run_dir, TOKENIZER_FILES, out)
-
-
 def prepare_model_folder(run_dir: str | Path, out: str | Path, repo_id: str, merged: bool = False,
                          results: list[str] | None = None, base_model: str | None = None,
                          datasets: list[str] | None = None) -> Path:
@@ -164,7 +144,10 @@ def prepare_model_folder(run_dir: str | Path, out: str | Path, repo_id: str, mer
                             datasets=datasets)
     out.mkdir(parents=True, exist_ok=True)
     if merged:
-        merge_adapter(run_dir, out, base_model)
+        from decensor.models.merge import merge_adapter
+
+        merge_adapter(run_dir, out, base=base_model)
+        _copy_existing(run_dir, TOKENIZER_FILES, out)
     else:
         _copy_existing(run_dir, ADAPTER_FILES + TOKENIZER_FILES, out)
     _copy_existing(run_dir, EXTRA_FILES, out)

@@ -1,30 +1,32 @@
 """Load a causal LM and its tokenizer from a Hub id, a local folder or a GGUF file.
 
 Builds on TRL's ``ModelConfig`` (the same dataclass ``trl sft`` parses) and its
-``get_quantization_config`` helper; adds a GGUF file, the family, and a
-``trust_remote_code`` policy: remote code runs only when the revision is pinned to a commit.
+``get_quantization_config`` helper; adds a GGUF file, the family, and the remote-code policy of
+:mod:`decensor.models.remote_code` (consent on the command line, a real pinned commit for Hub repos,
+a code hash for local folders, no code from other repositories).
+
+Families whose published config names a model type transformers does not know but whose architecture
+it ships natively (Kimi-K2 is DeepSeek-V3) load through the native class: the config is re-typed and
+``auto_map`` dropped, so the model's remote modelling code never runs; only the tokenizer may need it.
 """
 
 from __future__ import annotations
 
+import json
 import logging
-import re
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import torch
 from trl import ModelConfig
 from trl import get_quantization_config
 
 from decensor.models.registry import ModelFamily, detect_family, get_family
+from decensor.models.remote_code import RemoteCodePolicyError, check_remote_code, check_revision  # noqa: F401
 
 logger = logging.getLogger(__name__)
 
-COMMIT_SHA = re.compile(r"^[0-9a-f]{40}$")
 DEMO_MODEL_ALIAS = "demo"
-
-
-class RemoteCodePolicyError(ValueError):
-    """trust_remote_code was asked for without a pinned revision."""
 
 
 @dataclass
@@ -35,7 +37,8 @@ class ModelArguments(ModelConfig):
                                                                 "detected from the id when unset."})
     gguf_file: str | None = field(default=None, metadata={"help": "GGUF file name inside model_name_or_path."})
     trust_remote_code: bool = field(default=False, metadata={
-        "help": "Run the model repo's own Python code. Only allowed with model_revision pinned to a commit."})
+        "help": "The model needs its repo's own Python code. Never sufficient alone: the command line must also "
+                "carry --trust-remote-code (see decensor.models.remote_code)."})
     bnb_4bit_quant_storage: str | None = field(default=None, metadata={
         "help": "Storage dtype of 4-bit weights; defaults to `dtype` under QLoRA so ZeRO-3 can shard them."})
 
@@ -71,11 +74,39 @@ def kbit_device_map() -> dict | None:
 
 
 def check_remote_code_policy(args: ModelArguments) -> None:
-    if args.trust_remote_code and not COMMIT_SHA.match(args.model_revision or ""):
-        raise RemoteCodePolicyError(
-            f"trust_remote_code is on for {args.model_name_or_path!r} but model_revision="
-            f"{args.model_revision!r} is not a 40-character commit hash. Pin the revision you reviewed, "
-            "or turn trust_remote_code off.")
+    """Raise :class:`RemoteCodePolicyError` unless the model's own code may run in this invocation."""
+    check_remote_code(resolve_model_path(args.model_name_or_path), args.trust_remote_code, args.model_revision)
+
+
+def _read_config(path: str, revision: str | None) -> dict:
+    folder = Path(path)
+    if folder.is_dir():
+        return json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    from huggingface_hub import hf_hub_download
+
+    return json.loads(Path(hf_hub_download(path, "config.json", revision=revision)).read_text(encoding="utf-8"))
+
+
+def native_config(path: str, family: ModelFamily, revision: str | None = None):
+    """The family's config re-typed as the native transformers architecture (no ``auto_map``), or None."""
+    if not family.native_model_type:
+        return None
+    from transformers import AutoConfig
+
+    raw = _read_config(path, revision)
+    if raw.get("model_type") == family.native_model_type and "auto_map" not in raw:
+        return None
+    raw = {k: v for k, v in raw.items() if k not in ("auto_map", "model_type", "transformers_version")}
+    return AutoConfig.for_model(family.native_model_type, **raw)
+
+
+def _family_or_none(args: ModelArguments, path: str) -> ModelFamily | None:
+    config_file = Path(path) / "config.json"
+    model_type = json.loads(config_file.read_text(encoding="utf-8")).get("model_type") if config_file.is_file() else None
+    try:
+        return model_family(args, model_type)
+    except KeyError:
+        return None
 
 
 def torch_dtype(name: str | None) -> torch.dtype | str | None:
@@ -112,19 +143,25 @@ def load_model(args: ModelArguments, device_map: str | dict | None = None, for_t
     """
     from transformers import AutoModelForCausalLM
 
-    check_remote_code_policy(args)
     path = resolve_model_path(args.model_name_or_path)
+    family = _family_or_none(args, path)
+    config = native_config(path, family, args.model_revision) if family is not None else None
+    # A natively supported architecture never needs the repo's modelling code, whatever the recipe says.
+    trust = args.trust_remote_code and config is None
+    check_remote_code(path, trust, args.model_revision)
     quantization_config = get_quantization_config(args)
     if quantization_config is not None and device_map is None:
         device_map = kbit_device_map()
     kwargs = dict(
         revision=args.model_revision,
-        trust_remote_code=args.trust_remote_code,
+        trust_remote_code=trust,
         dtype=torch_dtype(args.dtype),
         attn_implementation=args.attn_implementation,
         quantization_config=quantization_config,
         device_map=device_map,
     )
+    if config is not None:
+        kwargs["config"] = config
     if args.gguf_file:
         kwargs["gguf_file"] = args.gguf_file
     else:
