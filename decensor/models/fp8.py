@@ -26,6 +26,8 @@ from pathlib import Path
 
 import torch
 
+from decensor.errors import UserError
+
 logger = logging.getLogger(__name__)
 
 SCALE_SUFFIX = "_scale_inv"
@@ -35,7 +37,7 @@ PARTIAL = "conversion_manifest.partial.json"
 MANIFEST = "conversion_manifest.json"
 
 
-class ConversionError(ValueError):
+class ConversionError(UserError, ValueError):
     """The source is not a block-FP8 checkpoint this converter understands, or a check failed."""
 
 

@@ -13,6 +13,8 @@ import json
 import logging
 from pathlib import Path
 
+from decensor.errors import UserError
+
 logger = logging.getLogger(__name__)
 
 # What a run folder may say about its base model. trust_remote_code is read as a request (so the
@@ -22,7 +24,7 @@ TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_ma
                    "added_tokens.json", "chat_template.jinja", "tokenizer.model")
 
 
-class MergeError(ValueError):
+class MergeError(UserError, ValueError):
     """The adapter folder or its base model cannot be merged as asked."""
 
 

@@ -30,6 +30,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from decensor.errors import UserError
+
 COMMIT_SHA = re.compile(r"^[0-9a-f]{40}$")
 CONSENT_FLAG = "--trust-remote-code"
 HASH_FLAG = "--remote-code-sha256"
@@ -38,7 +40,7 @@ HASH_FLAG = "--remote-code-sha256"
 MIN_DISTINCT_HEX = 8
 
 
-class RemoteCodePolicyError(ValueError):
+class RemoteCodePolicyError(UserError, ValueError):
     """Remote code was asked for without the consent, pin or hash this policy requires."""
 
 
