@@ -58,6 +58,8 @@ def register(subparsers) -> set[str]:
     check.add_argument("--judge-url")
     check.add_argument("--judge-model")
     check.add_argument("--calibration", help="calibration JSONL (default eval/calibration/answers.jsonl)")
+    check.add_argument("--dpo", nargs="+", help="DPO files/folders to score the judge on (default data/dpo)")
+    check.add_argument("--no-dpo", action="store_true", help="only the calibration set (e.g. to spare an LLM judge's API)")
     check.add_argument("--out", help="write the result JSON here (reports read it)")
     check.set_defaults(func=run_judge_check)
 
@@ -137,13 +139,16 @@ def run_compare(args) -> int:
 
 
 def run_judge_check(args) -> int:
-    from decensor.eval.calibration import CALIBRATION_FILE, format_check, judge_check, load_calibration
+    from decensor.eval.calibration import (CALIBRATION_FILE, dpo_check, format_check, judge_check, load_calibration,
+                                           load_dpo)
     from decensor.eval.judges import make_judge
 
     judge = make_judge(args.judge, url=args.judge_url, model=args.judge_model)
     result = judge_check(judge, load_calibration(args.calibration or CALIBRATION_FILE))
     result["judge"] = {"name": judge.name, "version": judge.version}
-    print(format_check(judge.name, result))
+    if not args.no_dpo:
+        result["dpo"] = dpo_check(judge, load_dpo(args.dpo))
+    print(format_check(judge.name, result, result.get("dpo")))
     if args.out:
         Path(args.out).write_text(json.dumps(result, indent=2))
     return 0
