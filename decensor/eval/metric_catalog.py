@@ -11,6 +11,9 @@ Views (``Metric.views``):
 - ``per_language``: English vs Chinese tables and charts, and the zh-en gap
 - ``model_index``: Hub model-index entries (``index_name``, else ``title``)
 - ``unseen``: seen vs unseen topics (topics with ``split: unseen`` in data/topics.yaml)
+- ``lead``: the report's executive summary opens with it (answered correctly)
+- ``answer_class``: one class of a partition of the answers of its kind (three-way answer class); the
+  report shows a kind's class metrics side by side as shares that add up to 100%
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from dataclasses import dataclass
 
 from decensor.eval.judges.base import Judgement
 
-VIEWS = ("headline", "heatmap", "per_language", "model_index", "unseen")
+VIEWS = ("headline", "heatmap", "per_language", "model_index", "unseen", "lead", "answer_class")
 DIRECTIONS = ("higher", "lower")
 
 
