@@ -147,3 +147,23 @@ def test_a_weight_without_its_scale_is_an_error(fp8_checkpoint, tmp_path):
     index_path.write_text(json.dumps(index))
     with pytest.raises(ConversionError, match="has no .*_scale_inv"):
         convert_fp8_checkpoint(src, tmp_path / "out", progress=False)
+
+
+def test_our_conversion_agrees_with_transformers_own_fp8_loader(fp8_checkpoint, tmp_path):
+    """The no-conversion path: transformers loads block-FP8 checkpoints itself (FP8 kernels with a LoRA-able
+    backward on Hopper; dequantised to bf16 on a CPU). Both readings of the same file must agree.
+
+    Only on weights whose shape is a whole number of blocks: transformers' CPU dequantisation derives the block
+    from the scale grid (rows // scale_rows), which is wrong for ragged edges (a 24-row weight in 16-row
+    blocks is read as 12-row blocks; DeepSeek-V3's 576-row kv_a_proj_with_mqa in 128-row blocks does not divide
+    and raises). That is why `decensor model convert-fp8` exists."""
+    from transformers import AutoModelForCausalLM
+
+    src, reference, _ = fp8_checkpoint
+    direct = dict(AutoModelForCausalLM.from_pretrained(src, dtype=torch.bfloat16).named_parameters())
+    convert_fp8_checkpoint(src, tmp_path / "c", progress=False)
+    converted = dict(AutoModelForCausalLM.from_pretrained(tmp_path / "c", dtype=torch.bfloat16).named_parameters())
+    whole_blocks = [n for n, w in reference.items() if n in direct and w.shape[0] % BLOCK == 0 and w.shape[1] % BLOCK == 0]
+    assert len(whole_blocks) >= 10
+    for name in whole_blocks:
+        assert torch.equal(direct[name], converted[name]), name
