@@ -7,7 +7,9 @@ Results JSON (one file per run, read by ``eval compare``, reports and model card
      "suite": {"files": {path: sha256}, "hash", "n_prompts", "selection": {...}},
      "generation": {...}, "backend": "transformers", "judge": {"name", "version"},
      "metrics": {"overall": {metric: {value, ci_low, ci_high, n}}, "by_lang": ..., "by_topic": ...,
-                 "zh_en_gap": ...},
+                 "zh_en_gap": ..., "by_split": {"seen"|"unseen": {metric: ...}}},
+     "judge_correction": {"headline": {"which", "why"}, "rates": {metric: {raw, corrected, ci_low, ci_high,
+                          sensitivity, specificity, ...}}} | null,
      "capability": {...} | null, "answers_file": "answers.jsonl"}
 """
 
@@ -27,7 +29,7 @@ from decensor.eval.cache import AnswerCache, prompt_key
 from decensor.eval.capability import run_capability
 from decensor.eval.judges import make_judge
 from decensor.eval.metric_catalog import keys_for
-from decensor.eval.metrics import compute_metrics
+from decensor.eval.metrics import SPLIT_NAMES, compute_metrics, corrected_rates
 from decensor.eval.suites import EvalPrompt, load_suites, select, suite_files, suites_hash
 from decensor.generation import GenerationSettings
 from decensor.models.loading import ModelArguments, model_arguments, resolve_model_path
@@ -56,6 +58,7 @@ class EvalArguments:
     generation: GenerationSettings = field(default_factory=GenerationSettings)
     out: str | None = None
     n_boot: int = 1000
+    judge_correction: bool = True            # also judge the calibration set: rates corrected for judge error
     progress: bool = True
     capability: bool = False                 # also run lm-eval (decensor.eval.capability)
     capability_tasks: list[str] | None = None
@@ -122,6 +125,13 @@ def generate_answers(args: EvalArguments, prompts: list[EvalPrompt], margs: Mode
     return {p.id: cache.get(k) for p, k in zip(prompts, keys)}
 
 
+def judge_correction(judge, records: list[dict], n_boot: int) -> dict:
+    """Headline rates raw and corrected for this judge's error on the calibration set (Rogan-Gladen)."""
+    from decensor.eval.calibration import calibration_outcomes, load_calibration
+
+    return corrected_rates(records, calibration_outcomes(judge, load_calibration()), n_boot)
+
+
 def run_eval(args: EvalArguments) -> dict:
     start = time.monotonic()
     out = Path(args.out) if args.out else default_out(args)
@@ -157,6 +167,7 @@ def run_eval(args: EvalArguments) -> dict:
         "backend": args.backend,
         "judge": {"name": judge.name, "version": judge.version},
         "metrics": compute_metrics(records, args.n_boot),
+        "judge_correction": judge_correction(judge, records, args.n_boot) if args.judge_correction else None,
         "capability": run_capability(args.model, args.adapter, args.capability_tasks, limit=args.capability_limit,
                                      dtype=args.dtype if args.dtype != "auto" else "float32", revision=args.revision,
                                      trust_remote_code=args.trust_remote_code) if args.capability else None,
@@ -195,7 +206,26 @@ def format_summary(results: dict) -> str:
     for lang, ms in sorted(results["metrics"]["by_lang"].items()):
         keys = [k for k in keys_for("per_language") if k in ms]
         lines.append(f"[{lang}] " + ", ".join(f"{k}={ms[k]['value']:.2f}" for k in keys))
+    for split, ms in results["metrics"].get("by_split", {}).items():
+        keys = [k for k in keys_for("unseen") if k in ms]
+        lines.append(f"[{SPLIT_NAMES.get(split, split)}] " + ", ".join(
+            f"{k}={ms[k]['value']:.2f} (n={ms[k]['n']})" for k in keys))
+    lines += format_correction(results.get("judge_correction"))
     return "\n".join(lines)
+
+
+def format_correction(correction: dict | None) -> list[str]:
+    """Raw vs judge-corrected rates, and which one is the headline and why."""
+    if not correction:
+        return []
+    lines = ["", f"{'judge-corrected (Rogan-Gladen)':32s} {'raw':>6s} {'corrected':>9s}  95% CI (eval + calibration)"
+                 f"  sens  spec"]
+    for key, r in correction["rates"].items():
+        lines.append(f"{key:32s} {r['raw']:6.2f} {r['corrected']:9.2f}  [{r['ci_low']:.2f}, {r['ci_high']:.2f}]"
+                     f"{'':15s}{r['sensitivity']:5.2f} {r['specificity']:5.2f}")
+    head = correction["headline"]
+    lines.append(f"headline: the {head['which']} rate. {head['why']}")
+    return lines
 
 
 __all__ = ["EvalArguments", "format_summary", "load_records", "load_results", "run_eval"]
