@@ -112,14 +112,17 @@ def run_run(args) -> int:
 
 def run_compare(args) -> int:
     from decensor.eval.capability import DEFAULT_MIN_DROP, capability_verdict
-    from decensor.eval.metrics import compare_records
+    from decensor.eval.metric_catalog import keys_for
+    from decensor.eval.metrics import SPLIT_NAMES, compare_by_split, compare_records
     from decensor.eval.runner import load_records, load_results
 
     base, tuned = load_results(args.base), load_results(args.tuned)
     if base["suite"]["hash"] != tuned["suite"]["hash"]:
         print("warning: the two runs used different suite files; only shared prompt ids are compared", file=sys.stderr)
+    base_records, tuned_records = load_records(base), load_records(tuned)
     comparison = {"base": args.base, "tuned": args.tuned,
-                  "metrics": compare_records(load_records(base), load_records(tuned))}
+                  "metrics": compare_records(base_records, tuned_records),
+                  "by_split": compare_by_split(base_records, tuned_records)}
     gate = capability_verdict(base.get("capability"), tuned.get("capability"),
                               DEFAULT_MIN_DROP if args.min_drop is None else args.min_drop)
     if gate:
@@ -128,6 +131,12 @@ def run_compare(args) -> int:
     for name, m in comparison["metrics"].items():
         print(f"{name:30s} {m['base']:6.2f} {m['tuned']:6.2f} {m['delta']:+7.2f}  [{m['ci_low']:+.2f}, {m['ci_high']:+.2f}]"
               f"  {'yes' if m['significant'] else 'no ':3s}  {'yes' if m['better'] else 'no'}")
+    for split, metrics in comparison["by_split"].items():
+        print(f"[{SPLIT_NAMES.get(split, split)}]")
+        for name in [k for k in keys_for("unseen") if k in metrics]:
+            m = metrics[name]
+            print(f"  {name:28s} {m['base']:6.2f} {m['tuned']:6.2f} {m['delta']:+7.2f}  [{m['ci_low']:+.2f}, "
+                  f"{m['ci_high']:+.2f}]  {'yes' if m['significant'] else 'no ':3s}  n={m['n']}")
     if "capability" in comparison:
         for task, row in comparison["capability"]["tasks"].items():
             flag = "REGRESSION" if row["regressed"] else "ok"

@@ -26,6 +26,7 @@ from pathlib import Path
 from decensor import __version__
 from decensor.data.jsonl import files_sha256
 from decensor.eval.cache import AnswerCache, prompt_key
+from decensor.data.jsonl import read_jsonl
 from decensor.eval.capability import run_capability
 from decensor.eval.judges import make_judge
 from decensor.eval.metric_catalog import keys_for
@@ -192,7 +193,8 @@ def load_results(path: str | Path) -> dict:
 
 def load_records(results: dict) -> list[dict]:
     path = Path(results["_dir"]) / results["answers_file"]
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    # read_jsonl splits on "\n" only: a U+2028 inside an answer is content (str.splitlines would split there)
+    return [row for _, row in read_jsonl(path)]
 
 
 def format_summary(results: dict) -> str:
