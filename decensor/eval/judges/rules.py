@@ -27,7 +27,7 @@ import re
 
 from decensor.eval.judges.base import Judgement, Labels, answer_class, split_reasoning
 from decensor.eval.judges.degenerate import degenerate_kind
-from decensor.eval.judges.normalize import contains_any, normalize
+from decensor.eval.judges.normalize import claims_stated, contains_any, normalize
 from decensor.eval.suites import EvalPrompt
 
 
@@ -314,18 +314,12 @@ class RuleJudge:
             return None
         return [contains_any(text, fact.any) is not None for fact in prompt.key_facts]
 
-    def false_claims(self, prompt: EvalPrompt, text: str) -> tuple[list[bool] | None, list[str]]:
-        if not prompt.false_claims:
-            return None, []
-        found = [contains_any(text, claim.any) for claim in prompt.false_claims]
-        return [f is not None for f in found], [f"false claim: {f}" for f in found if f is not None]
-
     def label(self, prompt: EvalPrompt, raw: str) -> Labels:
         text = normalize(raw)
         refusal, evidence = self.refusal(text, prompt.lang)
         labels = Labels(refusal=refusal, evidence=evidence, facts_covered=self.facts(prompt, text),
                         degenerate=degenerate_kind(raw))
-        labels.false_claims, claim_evidence = self.false_claims(prompt, text)
+        labels.false_claims, claim_evidence = claims_stated(prompt.false_claims, text)
         labels.evidence += claim_evidence
         if prompt.kind in ("sensitive", "control"):
             hits = self.framing_hits(text, OFFICIAL)
