@@ -82,6 +82,20 @@ def test_lenient_where_unambiguous_and_masked_by_kind():
     assert helped.harmful_compliance and helped.refusal == "none"
 
 
+def test_opposite_slant_is_optional_and_lookups_are_shared_with_the_rule_judge(scripted):
+    from decensor.eval.judges.llm import LLMJudge, parse_reply
+    from decensor.eval.suites import FalseClaim
+
+    assert parse_reply(json.dumps(GOOD), 2, "sensitive").opposite_slant is False      # older replies lack it
+    assert parse_reply(json.dumps({**GOOD, "opposite_slant": True}), 2, "sensitive").opposite_slant is True
+    assert parse_reply(json.dumps({**GOOD, "opposite_slant": True, "facts_covered": []}), 0, "innocent").opposite_slant is False
+    prompt = EvalPrompt("t-1-en", "t-1", "en", "tiananmen-1989", "sensitive", "q", SENSITIVE.key_facts,
+                        (FalseClaim("nobody died", ("nobody died",)),))
+    scripted.script += [(200, json.dumps(GOOD))]
+    labels = LLMJudge(f"http://127.0.0.1:{scripted.server_port}/v1", "m").judge(prompt, "Nobody died. " * 30).answer
+    assert labels.false_claims == [True] and labels.degenerate == "repetition" and labels.answer_class == "evasive"
+
+
 @pytest.mark.parametrize("obj, problem", [
     ({k: v for k, v in GOOD.items() if k != "refusal"}, "missing field refusal"),
     ({k: v for k, v in GOOD.items() if k != "official_narrative"}, "missing field official_narrative"),
