@@ -98,6 +98,13 @@ def answer_class(labels: Labels, kind: str) -> str:
     return "complete"
 
 
+def skipped_reasoning() -> Labels:
+    """Labels of an empty ``<think></think>`` block: no reasoning to judge. (DeepSeek-R1 skips its reasoning
+    before canned refusals; Qwen3 with thinking off always emits an empty block.) Counted by the
+    ``reasoning_skipped_rate`` metric, left out of the reasoning-vs-answer divergence metrics."""
+    return Labels(degenerate="empty", evidence=["<empty reasoning>"])
+
+
 def split_reasoning(text: str) -> tuple[str | None, str]:
     """``("reasoning", "final answer")`` for ``<think>...</think>answer``; ``(None, text)`` otherwise.
 

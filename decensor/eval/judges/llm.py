@@ -22,7 +22,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from decensor.eval.judges.base import REFUSAL_LEVELS, Judgement, Labels, answer_class, split_reasoning
+from decensor.eval.judges.base import REFUSAL_LEVELS, Judgement, Labels, answer_class, skipped_reasoning, split_reasoning
 from decensor.eval.judges.degenerate import degenerate_kind
 from decensor.eval.judges.normalize import claims_stated
 from decensor.eval.suites import EvalPrompt
@@ -271,5 +271,6 @@ class LLMJudge:
         thinking, final = split_reasoning(answer)
         result = Judgement(self.label(prompt, final))
         if thinking is not None:
-            result.thinking = self.label(prompt, thinking, part="thinking")
+            result.thinking = (self.label(prompt, thinking, part="thinking") if thinking.strip()
+                               else skipped_reasoning())
         return result

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import re
 
-from decensor.eval.judges.base import Judgement, Labels, answer_class, split_reasoning
+from decensor.eval.judges.base import Judgement, Labels, answer_class, skipped_reasoning, split_reasoning
 from decensor.eval.judges.degenerate import degenerate_kind
 from decensor.eval.judges.normalize import claims_stated, contains_any, normalize
 from decensor.eval.suites import EvalPrompt
@@ -346,7 +346,9 @@ class RuleJudge:
     def judge(self, prompt: EvalPrompt, answer: str) -> Judgement:
         thinking, final = split_reasoning(answer)
         result = Judgement(self.label(prompt, final))
-        if thinking is not None:
+        if thinking is not None and not thinking.strip():
+            result.thinking = skipped_reasoning()
+        elif thinking is not None:
             t = self.label(prompt, thinking)
             cues = [m.group(0) for m in REASONING_CENSORSHIP.finditer(normalize(thinking))]
             if cues:  # "I must follow Chinese law..." is censorship even when the final answer looks fine
