@@ -2,12 +2,14 @@
 
 Each model gets a real (small) byte-level BPE tokenizer trained on the repository's own text, with
 the ChatML chat template of the Qwen family (plus ``<think>`` tokens), so chat formatting, padding,
-TRL trainers and peft all run exactly as on a real checkpoint, only smaller.
+TRL trainers and peft all run exactly as on a real checkpoint, only smaller. :func:`serve` runs such a
+model behind a minimal OpenAI-compatible HTTP server on loopback (the LLM judge and openai backend tests).
 """
 
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
@@ -163,3 +165,182 @@ def build_kimi_shaped_model(out_dir: str | Path, marker: str | Path, seed: int =
     raw["model_type"] = "kimi_k2"
     (out_dir / "config.json").write_text(json.dumps(raw, indent=2))
     return write_marker_code(out_dir, marker)
+
+
+# --- a minimal OpenAI-compatible server on loopback, for the LLM judge and the openai backend tests ------
+# Run as ``python -m decensor.testing --model DIR --port N [--delay S] [--fail-first N] [--request-log FILE]``.
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_ready(proc, base_url: str, timeout: float) -> None:
+    """Wait until ``GET {base_url}/models`` answers 200; raise if the server process exits or times out."""
+    import time
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"the server exited with code {proc.returncode}")
+        try:
+            with urllib.request.urlopen(f"{base_url}/models", timeout=2) as resp:
+                if resp.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.5)
+    raise TimeoutError(f"the server at {base_url} was not ready within {timeout:.0f}s")
+
+
+def stop_process(proc) -> None:
+    import subprocess
+
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=15)
+
+
+def serve_command(model_dir: str | Path, port: int, *extra: str) -> list[str]:
+    """The command line that serves ``model_dir`` on 127.0.0.1:``port`` in a subprocess (see :func:`serve`)."""
+    import sys
+
+    return [sys.executable, "-m", "decensor.testing", "--model", str(model_dir), "--port", str(port), *extra]
+
+
+@contextmanager
+def running_server(cmd: list[str], port: int, log_path: str | Path, timeout: float = 120):
+    """Start ``cmd`` (a server on 127.0.0.1:``port``), yield its ``/v1`` base URL once it answers, stop it
+    after; if it never gets ready, raise with the tail of its log."""
+    import subprocess
+
+    with open(log_path, "wb") as log_file:
+        proc = subprocess.Popen(cmd, stdout=log_file, stderr=subprocess.STDOUT, env=serve_env())
+    base_url = f"http://127.0.0.1:{port}/v1"
+    try:
+        try:
+            wait_ready(proc, base_url, timeout)
+        except (RuntimeError, TimeoutError) as e:
+            raise RuntimeError(f"{e}; server log:\n{Path(log_path).read_text(errors='replace')[-3000:]}") from None
+        yield base_url
+    finally:
+        stop_process(proc)
+
+
+def serve_env() -> dict:
+    import os
+
+    return {**os.environ, "HF_HUB_OFFLINE": "1", "CUDA_VISIBLE_DEVICES": "", "TOKENIZERS_PARALLELISM": "false"}
+
+
+def serve(model_dir: str, port: int, host: str = "127.0.0.1", json_mode: bool = False, delay: float = 0.0,
+          fail_first: int = 0, request_log: str | None = None) -> None:
+    """Serve ``model_dir`` at ``http://host:port/v1`` (``/models``, ``/chat/completions``, no streaming) on CPU,
+    greedy at temperature 0, with ``transformers`` ``generate``.
+
+    ``response_format`` is refused with HTTP 400 unless ``json_mode`` (then it is accepted and ignored), so
+    clients' fallback path is exercised. ``delay`` seconds are added to every completion, the first
+    ``fail_first`` completions answer HTTP 503 (a client must retry), and each completion request's
+    messages are appended to ``request_log`` (one JSON line) as it arrives.
+    """
+    import os
+    import sys
+    import threading
+    import time
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).eval()
+    lock = threading.Lock()
+    failures = [fail_first]
+
+    class Handler(BaseHTTPRequestHandler):
+        def _send(self, status: int, obj: dict) -> None:
+            data = json.dumps(obj).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_GET(self):  # noqa: N802
+            if self.path.rstrip("/") == "/v1/models":
+                self._send(200, {"object": "list", "data": [{"id": model_dir, "object": "model"}]})
+            else:
+                self._send(404, {"error": {"message": f"no route {self.path}"}})
+
+        def do_POST(self):  # noqa: N802
+            if self.path.rstrip("/") != "/v1/chat/completions":
+                return self._send(404, {"error": {"message": f"no route {self.path}"}})
+            try:
+                req = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+                messages = req["messages"]
+            except (ValueError, KeyError, TypeError) as e:
+                return self._send(400, {"error": {"message": f"bad request: {e}"}})
+            with lock:
+                if request_log:
+                    with open(request_log, "a", encoding="utf-8") as log:
+                        log.write(json.dumps({"messages": messages}, ensure_ascii=False) + "\n")
+                if failures[0] > 0:
+                    failures[0] -= 1
+                    return self._send(503, {"error": {"message": "overloaded, try again"}})
+            if req.get("response_format") and not json_mode:
+                return self._send(400, {"error": {"message": "response_format is not supported"}})
+            ids = tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt",
+                                                return_dict=True)
+            temperature = float(req.get("temperature") or 0)
+            kwargs = dict(max_new_tokens=int(req.get("max_tokens") or 256), do_sample=temperature > 0,
+                          pad_token_id=tokenizer.pad_token_id or tokenizer.eos_token_id)
+            if temperature > 0:
+                kwargs["temperature"] = temperature
+            start = time.perf_counter()
+            with lock, torch.no_grad():
+                time.sleep(delay)
+                out = model.generate(**ids, **kwargs)
+            new = out[0, ids["input_ids"].shape[1]:]
+            text = tokenizer.decode(new, skip_special_tokens=True)
+            finish = "length" if len(new) >= kwargs["max_new_tokens"] else "stop"
+            print(f"{len(new)} tokens in {time.perf_counter() - start:.2f}s", file=sys.stderr, flush=True)
+            self._send(200, {
+                "id": f"chatcmpl-{time.time_ns()}", "object": "chat.completion", "created": int(time.time()),
+                "model": req.get("model", model_dir),
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": finish}],
+                "usage": {"prompt_tokens": int(ids["input_ids"].shape[1]), "completion_tokens": len(new),
+                          "total_tokens": int(ids["input_ids"].shape[1]) + len(new)},
+            })
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer((host, port), Handler)
+    print(f"serving {model_dir} at http://{host}:{port}/v1", file=sys.stderr, flush=True)
+    try:
+        server.serve_forever()
+    finally:
+        server.server_close()
+
+
+if __name__ == "__main__":
+    import argparse
+
+    parser = argparse.ArgumentParser(description="A minimal OpenAI-compatible server for tests (CPU, loopback).")
+    parser.add_argument("--model", required=True)
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--json-mode", action="store_true", help="accept (and ignore) response_format")
+    parser.add_argument("--delay", type=float, default=0.0, help="seconds added to every completion")
+    parser.add_argument("--fail-first", type=int, default=0, help="answer the first N completions with HTTP 503")
+    parser.add_argument("--request-log", help="append each completion request's messages to this JSONL file")
+    args = parser.parse_args()
+    serve(str(Path(args.model)), args.port, args.host, args.json_mode, args.delay, args.fail_first, args.request_log)

@@ -37,7 +37,7 @@ def test_eval_run_writes_results_with_hashes_and_metrics(tiny_model_dir, isolate
 def test_vllm_backend_is_skipped_with_a_clear_message_without_vllm(tiny_model_dir, isolated_cache):
     import importlib.util
 
-    from decensor.eval.backends import BackendUnavailable
+    from decensor.generation import BackendUnavailable
 
     if importlib.util.find_spec("vllm") is not None:
         pytest.skip("vLLM is installed here: exercised by the GPU check instead")

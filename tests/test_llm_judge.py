@@ -1,9 +1,9 @@
 """The LLM judge: reply parsing and validation, and a real HTTP round trip to a model served on loopback.
 
-``transformers serve`` needs the ``transformers[serving]`` extra (fastapi, uvicorn, openai), which this
-project does not depend on; the server test therefore runs a minimal OpenAI-compatible server written
-here with ``http.server`` (``python tests/test_llm_judge.py --model DIR --port N``) that runs the model
-with ``transformers`` ``generate`` in a subprocess on 127.0.0.1. When the serving extra is installed, the
+``transformers serve`` needs the ``transformers[serving]`` extra (fastapi, uvicorn), which this
+project does not depend on; the server test therefore runs a minimal OpenAI-compatible server built on
+``http.server`` (:func:`decensor.testing.serve`, ``python -m decensor.testing --model DIR --port N``) that
+runs the model with ``transformers`` ``generate`` in a subprocess on 127.0.0.1. When the serving extra is installed, the
 same test also runs against ``transformers serve``.
 """
 
@@ -12,15 +12,10 @@ from __future__ import annotations
 import importlib.util
 import json
 import logging
-import os
 import shutil
 import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import pytest
 
@@ -244,37 +239,6 @@ def test_scripted_failures_are_error_labels(scripted, monkeypatch):
 
 # --- a real model behind a real server on loopback ------------------------------------------------
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait_ready(proc: subprocess.Popen, base_url: str, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"the server exited with code {proc.returncode}")
-        try:
-            with urllib.request.urlopen(f"{base_url}/models", timeout=2) as resp:
-                if resp.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.5)
-    raise TimeoutError(f"the server at {base_url} was not ready within {timeout:.0f}s")
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=15)
-
-
 def _serve_available() -> bool:
     return bool(shutil.which("transformers")) and all(
         importlib.util.find_spec(m) for m in ("fastapi", "uvicorn", "openai"))
@@ -283,28 +247,19 @@ def _serve_available() -> bool:
 @pytest.fixture(params=["http.server", "transformers-serve"])
 def served_tiny_model(request, tiny_model_dir, tmp_path):
     """(base_url, model name) of the tiny random qwen2 model served on 127.0.0.1 in a subprocess."""
+    from decensor.testing import free_port, running_server, serve_command
+
     model_dir = tiny_model_dir("qwen2")
-    port = _free_port()
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "CUDA_VISIBLE_DEVICES": "", "TOKENIZERS_PARALLELISM": "false"}
+    port = free_port()
     if request.param == "http.server":
-        cmd = [sys.executable, __file__, "--model", model_dir, "--port", str(port)]
+        cmd = serve_command(model_dir, port)
     else:
         if not _serve_available():
             pytest.skip("`transformers serve` needs the transformers[serving] extra (fastapi, uvicorn, openai)")
         cmd = ["transformers", "serve", model_dir, "--host", "127.0.0.1", "--port", str(port), "--device", "cpu",
                "--dtype", "float32"]
-    log_path = tmp_path / "server.log"
-    with open(log_path, "wb") as log_file:
-        proc = subprocess.Popen(cmd, stdout=log_file, stderr=subprocess.STDOUT, env=env)
-    base_url = f"http://127.0.0.1:{port}/v1"
-    try:
-        try:
-            _wait_ready(proc, base_url, timeout=120)
-        except (RuntimeError, TimeoutError) as e:
-            pytest.fail(f"{e}; server log:\n{log_path.read_text(errors='replace')[-3000:]}")
+    with running_server(cmd, port, tmp_path / "server.log") as base_url:
         yield base_url, model_dir
-    finally:
-        _stop(proc)
 
 
 @pytest.mark.slow
@@ -329,91 +284,3 @@ def test_real_server_round_trip(served_tiny_model):
         assert (result.thinking is not None) == ("<think>" in answer)
         assert time.perf_counter() - start < 120
     assert judge.json_mode is not None  # the server answered, with or without JSON mode
-
-
-# --- the minimal OpenAI-compatible server (run as a script) ---------------------------------------
-
-def serve(model_dir: str, port: int, host: str = "127.0.0.1", json_mode: bool = False) -> None:
-    """Serve ``model_dir`` at ``http://host:port/v1`` (``/models``, ``/chat/completions``, no streaming) on CPU.
-
-    ``response_format`` is refused with HTTP 400 unless ``json_mode`` (then it is accepted and ignored), so
-    clients' fallback path is exercised.
-    """
-    import threading
-
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
-    tokenizer = AutoTokenizer.from_pretrained(model_dir)
-    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).eval()
-    lock = threading.Lock()
-
-    class Handler(BaseHTTPRequestHandler):
-        def _send(self, status: int, obj: dict) -> None:
-            data = json.dumps(obj).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def do_GET(self):  # noqa: N802
-            if self.path.rstrip("/") == "/v1/models":
-                self._send(200, {"object": "list", "data": [{"id": model_dir, "object": "model"}]})
-            else:
-                self._send(404, {"error": {"message": f"no route {self.path}"}})
-
-        def do_POST(self):  # noqa: N802
-            if self.path.rstrip("/") != "/v1/chat/completions":
-                return self._send(404, {"error": {"message": f"no route {self.path}"}})
-            try:
-                req = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
-                messages = req["messages"]
-            except (ValueError, KeyError, TypeError) as e:
-                return self._send(400, {"error": {"message": f"bad request: {e}"}})
-            if req.get("response_format") and not json_mode:
-                return self._send(400, {"error": {"message": "response_format is not supported"}})
-            ids = tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt",
-                                                return_dict=True)
-            temperature = float(req.get("temperature") or 0)
-            kwargs = dict(max_new_tokens=int(req.get("max_tokens") or 256), do_sample=temperature > 0,
-                          pad_token_id=tokenizer.pad_token_id or tokenizer.eos_token_id)
-            if temperature > 0:
-                kwargs["temperature"] = temperature
-            start = time.perf_counter()
-            with lock, torch.no_grad():
-                out = model.generate(**ids, **kwargs)
-            new = out[0, ids["input_ids"].shape[1]:]
-            text = tokenizer.decode(new, skip_special_tokens=True)
-            finish = "length" if len(new) >= kwargs["max_new_tokens"] else "stop"
-            print(f"{len(new)} tokens in {time.perf_counter() - start:.2f}s", file=sys.stderr, flush=True)
-            self._send(200, {
-                "id": f"chatcmpl-{time.time_ns()}", "object": "chat.completion", "created": int(time.time()),
-                "model": req.get("model", model_dir),
-                "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": finish}],
-                "usage": {"prompt_tokens": int(ids["input_ids"].shape[1]), "completion_tokens": len(new),
-                          "total_tokens": int(ids["input_ids"].shape[1]) + len(new)},
-            })
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer((host, port), Handler)
-    print(f"serving {model_dir} at http://{host}:{port}/v1", file=sys.stderr, flush=True)
-    try:
-        server.serve_forever()
-    finally:
-        server.server_close()
-
-
-if __name__ == "__main__":
-    import argparse
-
-    parser = argparse.ArgumentParser(description="A minimal OpenAI-compatible server for tests (CPU, loopback).")
-    parser.add_argument("--model", required=True)
-    parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--json-mode", action="store_true", help="accept (and ignore) response_format")
-    args = parser.parse_args()
-    serve(str(Path(args.model)), args.port, args.host, args.json_mode)

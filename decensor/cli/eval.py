@@ -11,6 +11,9 @@ EXAMPLES = """examples:
   decensor eval run --model demo --pairs-per-topic 2
   decensor eval run --model Qwen/Qwen2.5-7B-Instruct --adapter runs/qwen7b-dpo --backend vllm --capability \\
       --capability-tasks mmlu gsm8k cmmlu
+  decensor eval run --model Qwen/Qwen2.5-72B-Instruct --backend vllm --tensor-parallel-size 8 --max-model-len 8192
+  decensor eval run --backend openai --base-url https://api.example.com/v1 --model chat-model \\
+      --api-key-env EXAMPLE_API_KEY --concurrency 4 --suites my-questions.txt
   decensor eval compare runs/eval/base runs/eval/tuned
   decensor eval judge-check
   decensor eval capability --model demo --adapter runs/demo/dpo
@@ -25,11 +28,14 @@ def register(subparsers) -> set[str]:
 
     run = sub.add_parser("run", help="generate (cached, resumable), judge and score a model on the suites")
     add_model_args(run)
-    run.add_argument("--suites", nargs="+", help="suite files or folders (default eval/suites)")
+    run.add_argument("--suites", nargs="+", help="prompt sets: our JSONL, .txt (one prompt a line), .csv, a folder of "
+                     "these, a datasets folder, or a Hugging Face dataset id[:split] (default eval/suites)")
     run.add_argument("--kinds", nargs="+", choices=["sensitive", "innocent", "harmful", "control"])
     run.add_argument("--langs", nargs="+", choices=["en", "zh", "zh-Hant"])
     run.add_argument("--pairs-per-topic", type=int, help="a fixed, seeded slice: this many prompt pairs per topic")
-    run.add_argument("--backend", default="transformers", choices=["transformers", "vllm"])
+    from decensor.generation.spec import add_backend_arguments
+
+    add_backend_arguments(run)
     run.add_argument("--judge", default="rules", choices=["rules", "llm"])
     run.add_argument("--judge-url", help="OpenAI-compatible base URL for --judge llm (e.g. http://127.0.0.1:8000/v1)")
     run.add_argument("--judge-model", help="model name for --judge llm")
@@ -93,7 +99,7 @@ def default_dtype(args) -> str:
 
 def run_run(args) -> int:
     from decensor.eval.runner import EvalArguments, format_summary, run_eval
-    from decensor.generation import GenerationSettings
+    from decensor.generation import GenerationSettings, backend_options
 
     settings = GenerationSettings(max_new_tokens=args.max_new_tokens, batch_size=args.batch_size, do_sample=args.sample,
                                   seed=args.seed, system_prompt=args.system_prompt,
@@ -101,7 +107,8 @@ def run_run(args) -> int:
     eargs = EvalArguments(model=args.model, adapter=args.adapter, revision=args.revision, gguf_file=args.gguf_file,
                           trust_remote_code=args.trust_remote_code, dtype=default_dtype(args), suites=args.suites,
                           kinds=args.kinds, langs=args.langs, pairs_per_topic=args.pairs_per_topic,
-                          backend=args.backend, judge=args.judge, judge_url=args.judge_url,
+                          backend=args.backend, backend_options=backend_options(args), judge=args.judge,
+                          judge_url=args.judge_url,
                           judge_model=args.judge_model, generation=settings, out=args.out,
                           capability=args.capability, capability_tasks=args.capability_tasks,
                           capability_limit=args.capability_limit)

@@ -1,7 +1,8 @@
 """``decensor data mine``: on-policy DPO pairs from a model's own answers to the training prompts.
 
 For each SFT row (single user turn, optionally after a system message) the model answers the prompt
-(batched, cached and resumable through :func:`decensor.eval.runner.generate_answers`); the rule judge
+(batched, cached and resumable through :func:`decensor.generation.generate_answers`, with any of its
+backends: transformers, vLLM or an OpenAI-compatible endpoint); the rule judge
 labels the answer as if the row were an evaluation prompt (kind sensitive -> sensitive, innocent ->
 innocent, harmful-refusal -> harmful). A flagged answer becomes the ``rejected`` side of a DPO row whose
 ``chosen`` side is our curated answer; ``rejected_type`` follows from the labels:
@@ -59,6 +60,7 @@ class MineArguments:
     do_sample: bool = False
     enable_thinking: bool | None = None
     backend: str = "transformers"
+    backend_options: dict = field(default_factory=dict)   # decensor.generation.ModelSpec fields (device_map, ...)
     progress: bool = True
 
 
@@ -80,7 +82,7 @@ class MineResult:
 
 
 def default_out(model: str, tag: str = "mined") -> Path:
-    from decensor.eval.runner import slug
+    from decensor.generation import slug
 
     name = DEMO_NAME if model == "demo" else slug(Path(model).name if Path(model).exists() else model).lower()
     return DATA_DIR / "dpo" / f"{tag}-{name}.jsonl"
@@ -166,10 +168,8 @@ def training_rows(paths: Sequence[str | Path] | None, kinds=None, langs=None) ->
 def mine(args: MineArguments, judge=None) -> MineResult:
     """Generate, judge and write; returns the counts. ``judge`` defaults to the rule judge."""
     from decensor.eval.judges import make_judge
-    from decensor.eval.runner import EvalArguments, generate_answers
     from decensor.eval.suites import EvalPrompt
-    from decensor.generation import GenerationSettings
-    from decensor.models import model_arguments
+    from decensor.generation import GenerationSettings, ModelSpec, generate_answers
 
     out = Path(args.out) if args.out else default_out(args.model, args.tag)
     result = MineResult(out=out)
@@ -185,14 +185,12 @@ def mine(args: MineArguments, judge=None) -> MineResult:
                                   batch_size=args.batch_size, enable_thinking=args.enable_thinking,
                                   system_prompt=next(iter(system.values()), None))
     dtype = args.dtype or ("float32" if args.model == "demo" else "auto")
-    eargs = EvalArguments(model=args.model, adapter=args.adapter, revision=args.revision, dtype=dtype,
-                          trust_remote_code=args.trust_remote_code, backend=args.backend, generation=settings,
-                          progress=args.progress)
-    margs = model_arguments(args.model, model_revision=args.revision, trust_remote_code=args.trust_remote_code,
-                            dtype=dtype)
+    spec = ModelSpec.create(args.model, args.backend_options, adapter=args.adapter, revision=args.revision,
+                            dtype=dtype, trust_remote_code=args.trust_remote_code, backend=args.backend)
     prompts = [EvalPrompt(r["id"], r["pair_id"], r["lang"], r["topic"], KIND_TO_EVAL[r["kind"]],
                           prompt_text(r["messages"])) for r in rows]
-    answers = generate_answers(eargs, prompts, margs)
+    generated = generate_answers(spec, [(p.id, p.prompt) for p in prompts], settings, progress=args.progress)
+    answers = {p.id: a for p, a in zip(prompts, generated)}
     judge = judge or make_judge("rules")
     origin = DEMO_ORIGIN if args.model == "demo" else args.model + (f" + adapter {args.adapter}" if args.adapter else "")
 

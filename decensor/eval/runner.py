@@ -18,22 +18,18 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import re
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from decensor import __version__
-from decensor.data.jsonl import files_sha256
-from decensor.eval.cache import AnswerCache, prompt_key
 from decensor.data.jsonl import read_jsonl
 from decensor.eval.capability import run_capability
 from decensor.eval.judges import make_judge
 from decensor.eval.metric_catalog import keys_for
 from decensor.eval.metrics import SPLIT_NAMES, compute_metrics, corrected_rates
-from decensor.eval.suites import EvalPrompt, load_suites, select, suite_files, suites_hash
-from decensor.generation import GenerationSettings
-from decensor.models.loading import ModelArguments, model_arguments, resolve_model_path
+from decensor.eval.suites import EvalPrompt, load_suites, select, suite_hashes, suites_hash
+from decensor.generation import GenerationSettings, ModelSpec, generate_answers as generate_cached, model_identity, slug
 from decensor.paths import runs_dir
 
 logger = logging.getLogger(__name__)
@@ -53,6 +49,7 @@ class EvalArguments:
     langs: list[str] | None = None
     pairs_per_topic: int | None = None
     backend: str = "transformers"
+    backend_options: dict = field(default_factory=dict)  # ModelSpec fields: device_map, base_url, ...
     judge: str = "rules"
     judge_url: str | None = None
     judge_model: str | None = None
@@ -65,9 +62,11 @@ class EvalArguments:
     capability_tasks: list[str] | None = None
     capability_limit: float | None = None
 
-
-def slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", text.strip("/")).strip("-")[-60:] or "model"
+    def spec(self) -> ModelSpec:
+        """The model and backend to generate with (decensor.generation)."""
+        return ModelSpec.create(self.model, self.backend_options, adapter=self.adapter, revision=self.revision,
+                                gguf_file=self.gguf_file, trust_remote_code=self.trust_remote_code, dtype=self.dtype,
+                                backend=self.backend)
 
 
 def default_out(args: EvalArguments) -> Path:
@@ -75,20 +74,6 @@ def default_out(args: EvalArguments) -> Path:
     if args.adapter:
         name += "+" + slug(Path(args.adapter).name)
     return runs_dir() / "eval" / name
-
-
-def model_identity(args: ModelArguments) -> dict:
-    path = Path(resolve_model_path(args.model_name_or_path))
-    ident = {"name_or_path": str(args.model_name_or_path), "revision": args.model_revision, "gguf_file": args.gguf_file}
-    marker = path / "decensor-demo.json"
-    if marker.exists():
-        ident["sha"] = "gguf:" + json.loads(marker.read_text())["gguf_sha256"]
-    elif path.is_dir():
-        digest = hashlib.sha256((path / "config.json").read_bytes() if (path / "config.json").exists() else b"")
-        for f in sorted(path.glob("*.safetensors")):
-            digest.update(f"{f.name}:{f.stat().st_size}".encode())
-        ident["sha"] = "local:" + digest.hexdigest()[:16]
-    return ident
 
 
 def adapter_identity(adapter: str | None) -> dict | None:
@@ -105,25 +90,10 @@ def adapter_identity(adapter: str | None) -> dict | None:
     return ident
 
 
-def generate_answers(args: EvalArguments, prompts: list[EvalPrompt], margs: ModelArguments) -> dict[str, str]:
+def generate_answers(args: EvalArguments, prompts: list[EvalPrompt]) -> dict[str, str]:
     """Answers for ``prompts`` from the cache, generating (and caching) only what is missing."""
-    adapter = adapter_identity(args.adapter)
-    cache = AnswerCache.for_run({
-        "model": model_identity(margs), "adapter": adapter["sha256"] if adapter else None,
-        "generation": args.generation.cache_key(), "backend": args.backend,
-    })
-    keys = [prompt_key(p.id, p.prompt) for p in prompts]
-    todo = [i for i, k in enumerate(keys) if k not in cache]
-    logger.info("%d prompts, %d cached in %s, %d to generate", len(prompts), len(prompts) - len(todo),
-                cache.path, len(todo))
-    if todo:
-        from decensor.eval.backends import make_backend
-
-        backend = make_backend(args.backend, margs, args.adapter)
-        texts = [prompts[i].prompt for i in todo]
-        for batch in backend.iter_generate(texts, args.generation, progress=args.progress):
-            cache.add_many([(keys[todo[j]], answer) for j, answer in batch])
-    return {p.id: cache.get(k) for p, k in zip(prompts, keys)}
+    answers = generate_cached(args.spec(), [(p.id, p.prompt) for p in prompts], args.generation, args.progress)
+    return {p.id: a for p, a in zip(prompts, answers)}
 
 
 def judge_correction(judge, records: list[dict], n_boot: int) -> dict:
@@ -137,12 +107,10 @@ def run_eval(args: EvalArguments) -> dict:
     start = time.monotonic()
     out = Path(args.out) if args.out else default_out(args)
     out.mkdir(parents=True, exist_ok=True)
-    margs = model_arguments(str(args.model), model_revision=args.revision, gguf_file=args.gguf_file,
-                            trust_remote_code=args.trust_remote_code, dtype=args.dtype)
     prompts = select(load_suites(args.suites), args.kinds, args.langs, args.pairs_per_topic)
     if not prompts:
         raise ValueError("no evaluation prompts selected")
-    answers = generate_answers(args, prompts, margs)
+    answers = generate_answers(args, prompts)
 
     judge = make_judge(args.judge, url=args.judge_url, model=args.judge_model)
     records = []
@@ -159,9 +127,9 @@ def run_eval(args: EvalArguments) -> dict:
         "format": RESULTS_FORMAT,
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "decensor_version": __version__,
-        "model": model_identity(margs),
+        "model": model_identity(args.spec()),
         "adapter": adapter_identity(args.adapter),
-        "suite": {"files": {Path(k).name: v for k, v in files_sha256(suite_files(args.suites)).items()},
+        "suite": {"files": suite_hashes(args.suites),
                   "hash": suites_hash(args.suites), "n_prompts": len(prompts),
                   "selection": {"kinds": args.kinds, "langs": args.langs, "pairs_per_topic": args.pairs_per_topic}},
         "generation": asdict(args.generation),

@@ -1,6 +1,6 @@
-"""Batched chat generation: left padding, the model's own chat template, greedy or sampled.
+"""Batched chat generation with transformers: left padding, the model's own chat template, greedy or sampled.
 
-Used by evaluation and data mining. Prompts are sorted by length so a batch holds prompts of similar
+The transformers backend (:mod:`decensor.generation.backends`) runs this. Prompts are sorted by length so a batch holds prompts of similar
 size (less padding), generated in batches, and returned in the caller's order. Under greedy decoding
 the answers equal one-at-a-time generation token for token (tested on the real model).
 """
@@ -9,9 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
-
-import torch
-from tqdm.auto import tqdm
 
 Messages = list[dict[str, str]]
 
@@ -53,6 +50,13 @@ def chat_prompt(tokenizer, prompt: str | Messages, settings: GenerationSettings)
                                          add_generation_prompt=True, **kwargs)
 
 
+def chat_token_ids(tokenizer, prompt: str | Messages, settings: GenerationSettings) -> list[int]:
+    """The prompt's token ids, rendered by the chat template and tokenized WITHOUT adding special tokens:
+    templates that write the BOS themselves (DeepSeek's) would otherwise start with two BOS tokens. This is
+    what every backend feeds the model (vLLM gets these ids, not text)."""
+    return tokenizer(chat_prompt(tokenizer, prompt, settings), add_special_tokens=False).input_ids
+
+
 def stop_token_ids(model, tokenizer) -> list[int]:
     ids: list[int] = []
     for source in (getattr(model.generation_config, "eos_token_id", None), tokenizer.eos_token_id):
@@ -62,12 +66,14 @@ def stop_token_ids(model, tokenizer) -> list[int]:
     return ids
 
 
-@torch.inference_mode()
 def iter_generate(model, tokenizer, prompts: Sequence[str | Messages], settings: GenerationSettings,
                   progress: bool = True, desc: str = "generating") -> Iterator[list[tuple[int, str]]]:
     """Yield ``[(index, answer), ...]`` one batch at a time, so callers can cache as they go."""
+    import torch  # here, not at import: `decensor --help` and the CLI's parsers stay fast
+    from tqdm.auto import tqdm
+
     texts = [chat_prompt(tokenizer, p, settings) for p in prompts]
-    lengths = [len(tokenizer(t, add_special_tokens=False).input_ids) for t in texts]
+    lengths = [len(tokenizer(t, add_special_tokens=False).input_ids) for t in texts]  # as chat_token_ids
     order = sorted(range(len(texts)), key=lambda i: -lengths[i])
     padding_side = tokenizer.padding_side
     tokenizer.padding_side = "left"
@@ -87,7 +93,8 @@ def iter_generate(model, tokenizer, prompts: Sequence[str | Messages], settings:
                 gen_kwargs.update(temperature=settings.temperature, top_p=settings.top_p)
             else:  # silence warnings about sampling settings a checkpoint's generation_config may carry
                 gen_kwargs.update(temperature=None, top_p=None, top_k=None)
-            out = model.generate(**enc, **gen_kwargs)
+            with torch.inference_mode():
+                out = model.generate(**enc, **gen_kwargs)
             new_tokens = out[:, enc.input_ids.shape[1]:]
             answers = tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
             bar.update(len(idx))

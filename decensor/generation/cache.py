@@ -1,9 +1,12 @@
-"""Answers cached on disk per (model, adapter, generation settings, backend).
+"""Answers cached on disk, one JSONL file per fingerprint of everything that changes an answer.
 
-One JSONL file per fingerprint; a line is written and flushed after each batch, so a killed run
+The fingerprint's parts are built by :func:`decensor.generation.answers.cache_key` (backend, device,
+dtype, content hashes of weights and adapter, chat template, generation settings) and written beside
+the cache as ``<fingerprint>.meta.json``. A line is written and flushed after each batch, so a killed run
 resumes without repeating a finished prompt. A line cut off by a crash (no trailing newline, or not
 valid JSON) is dropped on the next open and the file is truncated back to its last whole line, so a
-half-written line never corrupts the cache.
+half-written line never corrupts the cache. Appends of whole lines from concurrent threads are
+serialised by a lock.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import threading
 from pathlib import Path
 
 from decensor.paths import cache_dir
@@ -20,9 +24,10 @@ def fingerprint(parts: dict) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:16]
 
 
-def prompt_key(prompt_id: str, prompt: str) -> str:
-    """A prompt's cache key changes when its text changes, so an edited prompt is answered again."""
-    return f"{prompt_id}:{hashlib.sha256(prompt.encode()).hexdigest()[:12]}"
+def prompt_key(prompt_id: str, prompt: str | list[dict]) -> str:
+    """A prompt's cache key changes when its text (or conversation) changes, so an edited prompt is answered again."""
+    text = prompt if isinstance(prompt, str) else json.dumps(prompt, sort_keys=True, ensure_ascii=False)
+    return f"{prompt_id}:{hashlib.sha256(text.encode()).hexdigest()[:12]}"
 
 
 class AnswerCache:
@@ -30,6 +35,7 @@ class AnswerCache:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.answers: dict[str, str] = {}
+        self._lock = threading.Lock()
         self._recover()
         if meta is not None:
             meta_path = self.path.with_suffix(".meta.json")
@@ -69,7 +75,7 @@ class AnswerCache:
         return self.answers.get(key)
 
     def add_many(self, items: list[tuple[str, str]]) -> None:
-        with open(self.path, "a", encoding="utf-8") as f:
+        with self._lock, open(self.path, "a", encoding="utf-8") as f:
             for key, answer in items:
                 f.write(json.dumps({"key": key, "answer": answer}, ensure_ascii=False) + "\n")
                 self.answers[key] = answer
