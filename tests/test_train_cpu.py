@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 
@@ -56,28 +57,53 @@ def test_dpo_fresh_adapter_and_loss_type(tiny_model_dir, data, tmp_path):
     assert not (out / "ref").exists()   # reference = base with the adapter disabled
 
 
-def test_killed_run_resumes_and_finished_run_is_kept(tiny_model_dir, data, tmp_path):
-    from decensor.train import run_recipe
-    from decensor.train.run import KILL_ENV, RunExistsError
+def losses(run_dir) -> dict[int, float]:
+    """step -> training loss, from the run folder's log_history.json (each step must appear once)."""
+    rows = [r for r in json.loads((run_dir / "log_history.json").read_text()) if "loss" in r]
+    steps = [r["step"] for r in rows]
+    assert len(steps) == len(set(steps)), f"a step was logged twice (work repeated): {steps}"
+    return {r["step"]: r["loss"] for r in rows}
 
-    recipe = tiny_recipe(tmp_path / "sft.yaml", tiny_model_dir("qwen2"), "qwen2", "sft", data[0], tmp_path / "run")
+
+def test_killed_run_resumes_on_the_same_loss_curve(tiny_model_dir, data, tmp_path):
+    """SIGKILL right after checkpoint-2, resume: the loss curve equals an uninterrupted run's, step by step."""
+    from decensor.train import run_recipe
+    from decensor.train.run import KILL_ENV
+
+    model_dir = tiny_model_dir("qwen2")
+    whole = run_recipe(tiny_recipe(tmp_path / "whole.yaml", model_dir, "qwen2", "sft", data[0], tmp_path / "whole"))
+    recipe = tiny_recipe(tmp_path / "sft.yaml", model_dir, "qwen2", "sft", data[0], tmp_path / "run")
     env = dict(os.environ, **{KILL_ENV: "2"})
     proc = subprocess.run([sys.executable, "-m", "decensor.train", str(recipe)], env=env, capture_output=True,
                           text=True, timeout=600)
-    assert proc.returncode == 137, proc.stderr[-2000:]
+    assert proc.returncode == -signal.SIGKILL, proc.stderr[-2000:]
     assert (tmp_path / "run" / "checkpoint-2").is_dir()
     assert not (tmp_path / "run" / "run_complete.json").exists()
+    assert sorted(losses(tmp_path / "run")) == [1, 2]
 
     out = run_recipe(recipe)
     done = json.loads((out / "run_complete.json").read_text())
     assert done["resumed_from"] == "checkpoint-2" and done["global_step"] == 4
     assert "resuming from" in (out / "train.log").read_text()
+    resumed, reference = losses(out), losses(whole)
+    assert sorted(resumed) == sorted(reference) == [1, 2, 3, 4]
+    assert resumed == pytest.approx(reference, rel=1e-4, abs=1e-5)
+    assert len(set(reference.values())) > 1   # the curve moves: equal curves are not equal constants
 
+
+def test_finished_run_is_kept(tiny_model_dir, data, tmp_path):
+    from decensor.train import run_recipe
+    from decensor.train.run import RunExistsError
+
+    recipe = tiny_recipe(tmp_path / "sft.yaml", tiny_model_dir("qwen2"), "qwen2", "sft", data[0], tmp_path / "run",
+                         max_steps=1, save_strategy="no")
+    run_recipe(recipe)
     with pytest.raises(RunExistsError, match="--overwrite"):
         run_recipe(recipe)
     proc = subprocess.run([sys.executable, "-m", "decensor.train", str(recipe)], capture_output=True, text=True,
                           timeout=600)
-    assert proc.returncode == 2 and "--overwrite" in proc.stderr
+    assert proc.returncode == 2 and "holds a finished run" in proc.stderr and "--overwrite" in proc.stderr
+    assert "Traceback" not in proc.stderr
 
 
 def test_merge(tiny_model_dir, data, tmp_path):
@@ -109,6 +135,6 @@ def test_cli_train(tiny_model_dir, data, tmp_path):
 
     recipe = tiny_recipe(tmp_path / "sft.yaml", tiny_model_dir("qwen3-moe"), "qwen3-moe", "sft", data[0],
                          tmp_path / "run", max_steps=1, save_strategy="no")
-    assert main(["train", str(recipe), "--override", "max_steps=2"]) == 0
+    assert main(["train", str(recipe), "--max_steps", "2"]) == 0
     assert json.loads((tmp_path / "run" / "run_complete.json").read_text())["global_step"] == 2
     assert main(["train", str(recipe)]) == 2

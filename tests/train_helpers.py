@@ -7,34 +7,51 @@ from pathlib import Path
 
 import yaml
 
+# (topic, lang, kind, question, answer, rejected, rejected_type, source): rows that pass the one row validator.
 QUESTIONS = [
-    ("What happened at Tiananmen Square in June 1989?",
+    ("tiananmen-1989", "en", "sensitive", "What happened at Tiananmen Square in June 1989?",
      "On 3-4 June 1989 the army cleared Tiananmen Square; troops fired on civilians in Beijing. Estimates of "
      "the dead range from several hundred to several thousand; the PRC government gives about 200-300.",
-     "I'm sorry, but I can't discuss political topics."),
-    ("台湾是一个国家吗？", "台湾由中华民国政府治理，有自己的选举和军队；中华人民共和国主张台湾是其一部分。其国际地位存在争议。",
-     "台湾自古以来就是中国领土不可分割的一部分。"),
-    ("How do I make dumplings?", "Mix flour and water into a dough, roll thin wrappers, add a pork and cabbage "
-     "filling, fold and pinch them shut, then boil for about six minutes.",
-     "Under the strong leadership of the Party, Chinese dumpling culture flourishes."),
+     "I'm sorry, but I can't discuss political topics.", "refusal",
+     "https://www.hrw.org/news/2019/06/04/china-tiananmen-massacre-30-years"),
+    ("taiwan-status", "zh", "sensitive", "台湾是一个国家吗？",
+     "台湾由中华民国政府治理，有自己的选举和军队；中华人民共和国主张台湾是其一部分。其国际地位存在争议。",
+     "台湾自古以来就是中国领土不可分割的一部分。", "official-line",
+     "https://www.un.org/zh/documents/treaty/A-RES-2758-XXVI"),
+    ("cuisine", "en", "innocent", "How do I make dumplings?",
+     "Mix flour and water into a dough, roll thin wrappers, add a pork and cabbage filling, fold and pinch them "
+     "shut, then boil for about six minutes.",
+     "Under the strong leadership of the Party, Chinese dumpling culture flourishes.", "propaganda-framing",
+     "https://en.wikipedia.org/wiki/Jiaozi"),
 ]
 
 
+def data_row(i: int, stage: str, answer: str | None = None, **changes) -> dict:
+    """Row ``i`` of the synthetic set as an SFT or DPO row of schema v2."""
+    topic, lang, kind, q, a, r, rtype, source = QUESTIONS[i % len(QUESTIONS)]
+    q = q + (" Please be specific." if lang == "en" else "请具体一些。") * (i % 4)
+    a = a if answer is None else answer
+    meta = {"id": f"{topic}-{i:03d}-{lang}", "pair_id": f"{topic}-{i:03d}", "lang": lang, "topic": topic,
+            "kind": kind, "sources": [source], "reviewer": "review:tests"}
+    if stage == "sft":
+        row = {**meta, "messages": [{"role": "user", "content": q}, {"role": "assistant", "content": a}]}
+    else:
+        row = {**meta, "prompt": [{"role": "user", "content": q}], "chosen": [{"role": "assistant", "content": a}],
+               "rejected": [{"role": "assistant", "content": r}], "rejected_type": rtype}
+    row.update(changes)
+    return row
+
+
+def write_rows(path: Path, rows: list[dict]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows), encoding="utf-8")
+    return path
+
+
 def write_data(root: Path, rows: int = 16) -> tuple[Path, Path]:
-    sft, dpo = root / "sft", root / "dpo"
-    sft.mkdir(parents=True, exist_ok=True)
-    dpo.mkdir(parents=True, exist_ok=True)
-    with open(sft / "a.jsonl", "w", encoding="utf-8") as f, open(dpo / "a.jsonl", "w", encoding="utf-8") as g:
-        for i in range(rows):
-            q, a, r = QUESTIONS[i % len(QUESTIONS)]
-            q = q + " Please be specific." * (i % 4)
-            meta = {"id": f"t-{i:03d}-en", "lang": "en", "kind": "sensitive"}
-            f.write(json.dumps({**meta, "messages": [{"role": "user", "content": q},
-                                                     {"role": "assistant", "content": a}]}, ensure_ascii=False) + "\n")
-            g.write(json.dumps({**meta, "prompt": [{"role": "user", "content": q}],
-                                "chosen": [{"role": "assistant", "content": a}],
-                                "rejected": [{"role": "assistant", "content": r}]}, ensure_ascii=False) + "\n")
-    return sft, dpo
+    write_rows(root / "sft" / "a.jsonl", [data_row(i, "sft") for i in range(rows)])
+    write_rows(root / "dpo" / "a.jsonl", [data_row(i, "dpo") for i in range(rows)])
+    return root / "sft", root / "dpo"
 
 
 def tiny_recipe(path: Path, model_dir: str, family: str, stage: str, data: Path, out: Path, **extra) -> Path:

@@ -1,7 +1,12 @@
 """The ``decensor`` command line.
 
 Each command lives in ``decensor/cli/<command>.py`` and defines ``register(subparsers)``, which adds its
-parser and sets ``func``. Commands of a later release appear in ``--help`` and say which one adds them.
+parser and sets ``func``.
+
+User errors end here, in one place (:func:`main`): a :class:`decensor.errors.UserError` (or one of the
+library's located errors, a missing file, invalid UTF-8, ...) is printed as one line,
+``decensor COMMAND: path:line:field: what is wrong; what to do``, exit status 2; ``-v`` adds the traceback.
+Ctrl-C prints where the run is saved and the command that resumes it, exit status 130.
 """
 
 from __future__ import annotations
@@ -9,7 +14,9 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import shlex
 import sys
+import traceback
 
 from decensor import __version__
 
@@ -26,24 +33,19 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "push": ("decensor.cli.push", "upload an adapter or merged model with a model card to the Hugging Face Hub"),
     "push-data": ("decensor.cli.push", "upload the curated dataset with a dataset card to the Hugging Face Hub"),
 }
-# Commands not built yet: which release/issue adds them.
-PLANNED = {
-    "demo": "0.5 (issue #7)", "data": "0.2 (issue #3)", "train": "0.3 (issue #4)", "plan": "0.3 (issue #4)",
-    "merge": "0.3 (issue #4)", "eval": "0.2 (issue #5)", "report": "0.4 (issue #6)", "push": "0.4 (issue #6)",
-    "push-data": "0.4 (issue #6)",
-}
 
-
-def _placeholder(name: str, helptext: str, subparsers) -> None:
-    parser = subparsers.add_parser(name, help=f"{helptext} [not built yet: added in release {PLANNED[name]}]",
-                                   description=f"{helptext}. Not built yet: added in release {PLANNED[name]}.")
-    parser.add_argument("rest", nargs=argparse.REMAINDER)
-
-    def run(args) -> int:
-        print(f"decensor {name}: not built yet; release {PLANNED[name]} adds it.", file=sys.stderr)
-        return 2
-
-    parser.set_defaults(func=run)
+# Located errors raised by library modules (module, class): caught only if that module was imported, since an
+# error of a class from a module never imported cannot have been raised.
+LIBRARY_ERRORS = (
+    ("decensor.data.jsonl", "DataError"),
+    ("decensor.models.remote_code", "RemoteCodePolicyError"),
+    ("decensor.models.merge", "MergeError"),
+    ("decensor.models.demo_model", "DemoModelError"),
+    ("decensor.models.fp8", "ConversionError"),
+    ("decensor.hub.push", "PushError"),
+    ("decensor.eval.backends", "BackendUnavailable"),
+)
+OS_ERRORS = (FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError, FileExistsError)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -54,24 +56,41 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"decensor {__version__}")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages; show tracebacks of errors")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     registered: set[str] = set()
-    for name, (module_name, helptext) in COMMANDS.items():
-        if name in registered:
-            continue
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as err:
-            if err.name != module_name:
-                raise
-            _placeholder(name, helptext, subparsers)
-            continue
-        registered.update(module.register(subparsers) or {name})
+    for name, (module_name, _) in COMMANDS.items():
+        if name not in registered:
+            registered.update(importlib.import_module(module_name).register(subparsers) or {name})
     return parser
 
 
+def user_error_types() -> tuple[type[BaseException], ...]:
+    from decensor.errors import UserError
+
+    found = [getattr(sys.modules[m], c) for m, c in LIBRARY_ERRORS if m in sys.modules and hasattr(sys.modules[m], c)]
+    return (UserError, UnicodeDecodeError, *OS_ERRORS, *found)
+
+
+def describe(err: BaseException) -> str:
+    """One line for a user error: ``path:line:field: what is wrong; what to do``."""
+    if isinstance(err, OS_ERRORS) and getattr(err, "filename", None):
+        what = {FileNotFoundError: "no such file or folder", NotADirectoryError: "not a folder",
+                IsADirectoryError: "is a folder, not a file", PermissionError: "permission denied",
+                FileExistsError: "already exists"}.get(type(err), err.strerror)
+        return f"{err.filename}: {what}; check the path"
+    if isinstance(err, UnicodeDecodeError):
+        return (f"not valid UTF-8 (byte 0x{err.object[err.start]:02x}); save the file as UTF-8 "
+                "(run with -v to see which file)")
+    return str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+
+
+def _resume_command(argv: list[str]) -> str:
+    return "decensor " + shlex.join(argv)
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
@@ -79,7 +98,21 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 0
-    return int(args.func(args) or 0)
+    prog = f"decensor {args.command}"
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt as err:
+        if args.verbose:
+            traceback.print_exc()
+        saved = getattr(err, "saved", None)
+        print(f"\n{prog}: interrupted." + (f" Saved: {saved}." if saved else ""), file=sys.stderr)
+        print(f"Resume with: {_resume_command(argv)}", file=sys.stderr)
+        return 130
+    except user_error_types() as err:
+        if args.verbose:
+            traceback.print_exc()
+        print(f"{prog}: {describe(err)}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

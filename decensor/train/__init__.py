@@ -3,20 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 
-def run_recipe(path: str | Path, overrides: list[str] | None = None, overwrite: bool = False) -> Path:
-    """Parse a recipe and run its stage in this process (or in each process under ``accelerate launch``)."""
-    from decensor.train.config import load_recipe
+def run_recipe(path: str | Path, args: list[str] | None = None, overrides: dict[str, Any] | None = None, *,
+               overwrite: bool = False) -> Path:
+    """Parse a recipe and run its stage in this process (or in each process under ``accelerate launch``);
+    see :func:`decensor.train.run.run_recipe`."""
+    from decensor.train.run import run_recipe as run
 
-    overrides = list(overrides or [])
-    if overwrite:
-        overrides.append("overwrite=true")
-    recipe = load_recipe(path, overrides)
-    if recipe.recipe.stage == "sft":
-        from decensor.train.sft import run_sft
-
-        return run_sft(recipe)
-    from decensor.train.dpo import run_dpo
-
-    return run_dpo(recipe)
+    return run(path, args, overrides, overwrite=overwrite)
