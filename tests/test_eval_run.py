@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from decensor.eval.runner import EvalArguments, load_records, load_results, run_eval
+from decensor.eval.runner import EvalArguments, format_summary, load_records, load_results, run_eval
 from decensor.generation import GenerationSettings
 
 
@@ -23,6 +23,15 @@ def test_eval_run_writes_results_with_hashes_and_metrics(tiny_model_dir, isolate
     assert {"refusal_rate", "propaganda_leak_rate", "harmful_refusal_rate", "control_fact_coverage"} <= \
         set(results["metrics"]["overall"])
     assert set(results["metrics"]["by_lang"]) >= {"en", "zh"}
+    # the headline, its judge-corrected value, and topics seen in training vs unseen topics
+    assert "answered_correctly_rate" in results["metrics"]["overall"]
+    assert set(results["metrics"]["by_split"]) == {"seen", "unseen"}
+    assert results["metrics"]["by_split"]["unseen"]["refusal_rate"]["n"] > 0
+    corrected = results["judge_correction"]["rates"]["refusal_rate"]
+    assert corrected["ci_low"] <= corrected["corrected"] <= corrected["ci_high"]
+    assert 0.5 < corrected["sensitivity"] <= 1 and 0.5 < corrected["specificity"] <= 1
+    summary = format_summary(results)
+    assert "unseen topics" in summary and "headline: the raw rate" in summary
     records = load_records(loaded)
     assert len(records) == results["suite"]["n_prompts"]
     assert {r["kind"] for r in records} == {"sensitive", "innocent", "harmful", "control"}
