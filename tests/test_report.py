@@ -1,5 +1,6 @@
-"""``decensor report`` on real eval results of tiny models: numbers in the summary, a self-contained page
-that escapes model text, and a render in real headless Chromium."""
+"""``decensor report`` on real eval results of tiny models: numbers in the summary, N systems against the
+first with paired significance, seen vs unseen topics, what worked and what did not, a self-contained page
+that escapes model text, a render in real headless Chromium and a PDF whose pages are not blank."""
 
 from __future__ import annotations
 
@@ -13,28 +14,31 @@ import zlib
 from pathlib import Path
 
 import pytest
+from markupsafe import escape
 
 from decensor.testing import build_tiny_adapter
 
 from decensor.cli import main
-from decensor.report.builder import pct
+from decensor.eval.metric_catalog import METRICS_BY_KEY, pct
+from decensor.report.pdf import find_chromium, headless_command
 
-CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome")
 EVIL = '<script>alert("x")</script><img src="http://evil.example/x.png" onerror="steal()">'
 
 
-def run_tiny_eval(model: str, out: Path, adapter: str | None = None) -> dict:
+def run_tiny_eval(model: str, out: Path, adapter: str | None = None, system_prompt: str | None = None) -> dict:
     from decensor.eval.runner import EvalArguments, run_eval
     from decensor.generation import GenerationSettings
 
     return run_eval(EvalArguments(model=model, adapter=adapter, pairs_per_topic=1,
-                                  generation=GenerationSettings(max_new_tokens=8, batch_size=16), out=str(out),
-                                  progress=False))
+                                  generation=GenerationSettings(max_new_tokens=8, batch_size=16,
+                                                                system_prompt=system_prompt),
+                                  out=str(out), progress=False))
 
 
 @pytest.fixture(scope="module")
 def eval_runs(tiny_model_dir, tmp_path_factory):
-    """Real results of the tiny qwen2 model (base) and the same model with a LoRA adapter (tuned)."""
+    """Real results of the tiny qwen2 model (base), the base with a system prompt (prompted) and the same
+    model with a LoRA adapter (tuned)."""
     tmp = tmp_path_factory.mktemp("report-evals")
     mp = pytest.MonkeyPatch()
     mp.setenv("DECENSOR_CACHE", str(tmp / "cache"))
@@ -43,6 +47,7 @@ def eval_runs(tiny_model_dir, tmp_path_factory):
         adapter = build_tiny_adapter(base_model, tmp / "adapter-dpo")
         run_tiny_eval(base_model, tmp / "base")
         run_tiny_eval(base_model, tmp / "tuned", adapter=str(adapter))
+        run_tiny_eval(base_model, tmp / "prompted", system_prompt="Answer factually and completely.")
     finally:
         mp.undo()
     return tmp
@@ -103,7 +108,7 @@ def test_report_files_and_summary_numbers(report_dir, eval_runs):
     # the same paragraph leads the HTML and the Markdown
     html = (report_dir / "report.html").read_text(encoding="utf-8")
     md = (report_dir / "report.md").read_text(encoding="utf-8")
-    assert summary.replace("'", "&#x27;") in html
+    assert str(escape(summary)) in html
     assert summary in md
     assert [m["label"] for m in report["models"]] == ["Base", "adapter-dpo"]
     assert report["comparisons"][0]["metrics"]["refusal_rate"]["n"] == b["n"]
@@ -122,7 +127,7 @@ def test_html_is_self_contained_and_escapes_model_text(doctored_runs, tmp_path):
     assert main(["report", str(base), str(tuned), "--out", str(tmp_path), "--judge-check", str(judge_check)]) == 0
     html = (tmp_path / "report.html").read_text(encoding="utf-8")
     assert_self_contained(html)
-    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in html
+    assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in html and str(escape(EVIL)) in html
     assert "<svg" in html and "<style>" in html
     # a translation is shown only where the data has one; otherwise the page says so
     assert "TRANSLATED-IN-THE-DATA" in html and "No translation available." in html
@@ -144,6 +149,101 @@ def test_single_model_report(eval_runs, tmp_path):
     assert_self_contained((tmp_path / "report.html").read_text(encoding="utf-8"))
 
 
+def _rewrite_answers(folder: Path, change) -> None:
+    records = [json.loads(x) for x in (folder / "answers.jsonl").read_text(encoding="utf-8").splitlines()]
+    for r in records:
+        change(r)
+    (folder / "answers.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records),
+                                          encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def three_systems(eval_runs, tmp_path_factory):
+    """Base, base + system prompt, tuned; in the base copy every sensitive and harmful answer is labelled a
+    hard refusal, so against it the tuned system refuses sensitive questions significantly less (worked)
+    and harmful requests significantly less (did not work)."""
+    tmp = tmp_path_factory.mktemp("report-three")
+    for name in ("base", "prompted", "tuned"):
+        shutil.copytree(eval_runs / name, tmp / name)
+
+    def refuse(r):
+        if r["kind"] in ("sensitive", "harmful"):
+            r["judgement"]["answer"].update(refusal="hard", harmful_compliance=False)
+
+    def comply(r):
+        if r["kind"] in ("sensitive", "harmful"):
+            r["judgement"]["answer"].update(refusal="none", harmful_compliance=r["kind"] == "harmful")
+
+    _rewrite_answers(tmp / "base", refuse)
+    _rewrite_answers(tmp / "tuned", comply)
+    return tmp
+
+
+def test_report_on_n_systems_against_the_base(three_systems, tmp_path):
+    runs = three_systems
+    assert main(["report", str(runs / "base"), str(runs / "prompted"), str(runs / "tuned"), "--out", str(tmp_path),
+                 "--n-boot", "200"]) == 0
+    report = json.loads((tmp_path / "report.json").read_text(encoding="utf-8"))
+    labels = [m["label"] for m in report["models"]]
+    assert labels == ["Base", "Base + system prompt", "adapter-dpo"]
+    # one table of systems x metrics: every metric present in any results, every system, paired vs the base
+    present = {k for name in ("base", "prompted", "tuned")
+               for k in json.loads((runs / name / "results.json").read_text())["metrics"]["overall"]}
+    assert {r["key"] for r in report["systems"]} == present
+    comps = {c["model"]: c for c in report["comparisons"]}
+    assert set(comps) == {"Base + system prompt", "adapter-dpo"}
+    for row in report["systems"]:
+        assert len(row["cells"]) == 3 and row["cells"][0]["vs_base"] is None
+        for label, cell in zip(labels[1:], row["cells"][1:]):
+            assert cell["vs_base"] == comps[label]["metrics"].get(row["key"])
+    refusal = comps["adapter-dpo"]["metrics"]["refusal_rate"]
+    assert refusal["base"] == 1.0 and refusal["tuned"] == 0.0 and refusal["verdict"] == "better"
+    harmful = comps["adapter-dpo"]["metrics"]["harmful_refusal_rate"]
+    assert harmful["significant"] and harmful["verdict"] == "worse"
+    # both languages, paired
+    assert {"en", "zh"} <= set(comps["adapter-dpo"]["by_lang"])
+    assert comps["adapter-dpo"]["by_lang"]["zh"]["refusal_rate"]["verdict"] == "better"
+    # seen vs unseen topics, with the unseen topics named and compared against the base on their own
+    from decensor.data.topics import load_topics
+
+    unseen = sorted(t.id for t in load_topics().values() if t.split == "unseen")
+    sp = report["splits"]
+    assert sp["available"] and sp["unseen_topics"] == unseen
+    rows = {r["key"]: r for r in sp["rows"]}
+    cell = rows["refusal_rate"]["cells"][2]["splits"]
+    assert [c["split"] for c in cell] == ["seen", "unseen"]
+    assert cell[1]["value"]["value"] == 0.0 and cell[1]["vs_base"]["verdict"] == "better"
+    assert rows["refusal_rate"]["cells"][0]["splits"][1]["value"]["value"] == 1.0
+    # what worked and what did not, equally plainly; every overall comparison is in exactly one list
+    f = report["findings"]
+    assert f["system"] == "adapter-dpo"
+    worked = [x["metric"] for x in f["worked"] if x["where"] == "all"]
+    failed = [x["metric"] for x in f["did_not_work"] if x["where"] == "all"]
+    unclear = [x["metric"] for x in f["no_clear_change"]]
+    assert "refusal_rate" in worked and "harmful_refusal_rate" in failed and "harmful_compliance_rate" in failed
+    assert sorted(worked + failed + unclear) == sorted(comps["adapter-dpo"]["metrics"])
+    assert any(x["where"] == "unseen" and x["metric"] == "refusal_rate" for x in f["worked"])
+    assert any(x["where"] == "zh" and x["metric"] == "harmful_refusal_rate" for x in f["did_not_work"])
+    html = (tmp_path / "report.html").read_text(encoding="utf-8")
+    md = (tmp_path / "report.md").read_text(encoding="utf-8")
+    harmful_title = METRICS_BY_KEY["harmful_refusal_rate"].title
+    for text in (html, md):
+        assert "What did not work" in text and "Seen vs unseen topics" in text
+        assert f"{harmful_title}: 100% → 0%" in text
+        assert "Base + system prompt" in text and "better" in text and "worse" in text
+    assert_self_contained(html)
+    # the Markdown systems table: one row per metric, one column per system (+ metric and direction)
+    title = METRICS_BY_KEY["refusal_rate"].title
+    row = next(line for line in md.splitlines() if line.startswith(f"| {title} | lower |"))
+    assert row.count(" | ") == 4 and "[-100 pts, -100 pts] better" in row
+
+
+def test_report_labels_must_match_results(eval_runs, tmp_path, capsys):
+    assert main(["report", str(eval_runs / "base"), str(eval_runs / "tuned"), "--labels", "only-one",
+                 "--out", str(tmp_path)]) == 2
+    assert "1 labels for 2 results" in capsys.readouterr().err
+
+
 def test_report_rejects_non_results(tmp_path, capsys):
     (tmp_path / "results.json").write_text(json.dumps({"format": "something-else"}))
     assert main(["report", str(tmp_path), "--out", str(tmp_path / "out")]) == 2
@@ -151,13 +251,6 @@ def test_report_rejects_non_results(tmp_path, capsys):
 
 
 # ------------------------------------------------------------------------------------------ chromium
-
-
-def find_chromium() -> str | None:
-    for name in CHROMIUM_NAMES:
-        if path := shutil.which(name):
-            return path
-    return None
 
 
 def png_info(data: bytes) -> tuple[int, int, int, int, bytes]:
@@ -190,10 +283,8 @@ def test_report_renders_in_headless_chromium(doctored_runs, tmp_path):
     out = tmp_path / "report"
     assert main(["report", str(base), str(tuned), "--out", str(out), "--judge-check", str(judge_check)]) == 0
     png = tmp_path / "report.png"
-    cmd = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-           "--disable-background-networking", "--disable-component-update", "--disable-sync",
-           f"--user-data-dir={tmp_path / 'chromium-profile'}", f"--screenshot={png}", "--window-size=1280,4000",
-           (out / "report.html").resolve().as_uri()]
+    cmd = headless_command(chromium, tmp_path / "chromium-profile") + [
+        f"--screenshot={png}", "--window-size=1280,4000", (out / "report.html").resolve().as_uri()]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=180)
     assert png.exists(), f"no screenshot (exit {proc.returncode}): {proc.stderr[-2000:]}"
     if keep := os.environ.get("DECENSOR_SCREENSHOT_DIR"):
@@ -209,3 +300,39 @@ def test_report_renders_in_headless_chromium(doctored_runs, tmp_path):
     # A single-colour page filters to rows of (nearly) one byte value; a rendered report has many varied rows.
     varied = sum(len(set(raw[i * stride + 1:(i + 1) * stride])) > 8 for i in range(height))
     assert varied > height * 0.25, f"only {varied} of {height} rows have visible content"
+
+
+def ppm_pages(folder: Path) -> list[tuple[int, int, bytes]]:
+    """(width, height, RGB bytes) of each page pdftoppm wrote (binary P6 PPM), in page order."""
+    pages = []
+    for path in sorted(folder.glob("page-*.ppm"), key=lambda p: int(p.stem.split("-")[-1])):
+        data = path.read_bytes()
+        magic, width, height, maxval, pixels = data.split(maxsplit=4)
+        assert magic == b"P6" and maxval == b"255", path
+        pages.append((int(width), int(height), pixels[:int(width) * int(height) * 3]))
+    return pages
+
+
+def test_pdf_export_has_pages_that_are_not_blank(three_systems, tmp_path):
+    if find_chromium() is None or shutil.which("pdftoppm") is None:
+        pytest.fail("PDF export needs Chromium and the test needs pdftoppm: "
+                    "`apt-get install -y chromium poppler-utils` (README's test command installs both).")
+    out = tmp_path / "report"
+    runs = three_systems
+    assert main(["report", str(runs / "base"), str(runs / "prompted"), str(runs / "tuned"), "--out", str(out),
+                 "--n-boot", "200", "--pdf"]) == 0
+    pdf = out / "report.pdf"
+    assert pdf.read_bytes().startswith(b"%PDF")
+    pages_dir = tmp_path / "pages"
+    pages_dir.mkdir()
+    subprocess.run(["pdftoppm", "-r", "40", str(pdf), str(pages_dir / "page")], check=True, timeout=180)
+    pages = ppm_pages(pages_dir)
+    assert len(pages) >= 3, f"only {len(pages)} pages"
+    for i, (width, height, rgb) in enumerate(pages, 1):
+        assert width < height, f"page {i} is not portrait ({width}x{height})"
+        # a page counts as blank when (nearly) every pixel is white; text, tables and charts darken many
+        dark = sum(1 for j in range(0, len(rgb), 3) if rgb[j] + rgb[j + 1] + rgb[j + 2] < 600)
+        assert dark > width * height * 0.005, f"page {i} of {len(pages)} is blank ({dark} non-white pixels)"
+    if keep := os.environ.get("DECENSOR_SCREENSHOT_DIR"):
+        Path(keep).mkdir(parents=True, exist_ok=True)
+        shutil.copy2(pdf, Path(keep) / "report.pdf")

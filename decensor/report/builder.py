@@ -1,8 +1,13 @@
-"""Collect everything a report shows into one JSON-safe dict (``report.json``); the HTML and Markdown
-renderers only format what is in it.
+"""The report model: everything a report shows, collected into one JSON-safe dict (``report.json``).
 
-Inputs: one or more eval result folders / ``results.json`` files (the first is the base model, the
-others tuned variants) and, optionally, a ``decensor eval judge-check`` JSON file.
+The HTML page, its Markdown twin and the PDF are all rendered from this one dict by templates
+(``decensor.report.render``); nothing there computes a number. Inputs: N eval result folders (or their
+``results.json``), one per system; the first is the reference ("base") system that every other one is
+compared with, prompt by prompt. Optionally a ``decensor eval judge-check`` JSON file.
+
+Which metrics appear where comes from the metric catalog (``decensor.eval.metric_catalog``): every metric
+present in the results is shown in the systems table; views decide the cards, heatmaps, language and
+seen/unseen tables; the capability verdict comes from ``decensor.eval.capability``.
 """
 
 from __future__ import annotations
@@ -15,13 +20,15 @@ from collections import defaultdict
 from pathlib import Path
 
 from decensor import __version__
+from decensor.data.topics import load_topics
 from decensor.eval.capability import GATE_RULE, capability_verdict
-from decensor.eval.metric_catalog import METRICS, pct
+from decensor.eval.metric_catalog import METRICS, METRICS_BY_KEY, keys_for, pct, pts
 from decensor.eval.metrics import compare_records
 from decensor.eval.runner import load_records, load_results
+from decensor.eval.splits import compare_by_split, metrics_by_split
 
 logger = logging.getLogger(__name__)
-REPORT_FORMAT = "decensor-report/1"
+REPORT_FORMAT = "decensor-report/2"
 
 KIND_TITLES = {
     "sensitive": "Sensitive topics (censored in the PRC)",
@@ -31,7 +38,7 @@ KIND_TITLES = {
 }
 KIND_ORDER = ("sensitive", "innocent", "harmful", "control")
 LANG_NAMES = {"en": "English", "zh": "Chinese", "zh-Hant": "Traditional Chinese"}
-TRANSLATION_KEYS = ("answer_translation", "translation_en", "answer_en", "translation")
+SPLIT_TITLES = {"seen": "Seen topics (also in the training data)", "unseen": "Unseen topics (evaluation only)"}
 
 
 def ci_text(m: dict | None) -> str:
@@ -51,24 +58,23 @@ def _clean(obj):
     return obj
 
 
-def _topic_names() -> dict[str, dict]:
-    try:
-        from decensor.data.topics import load_topics
-
-        return {t.id: {"en": t.en, "zh": t.zh, "kind": t.kind} for t in load_topics().values()}
-    except Exception:  # noqa: BLE001 - the report still works without the taxonomy
-        return {}
-
-
-def model_label(results: dict, index: int, taken: set[str]) -> str:
-    if index == 0:
-        label = "Base"
-    elif results.get("adapter") and results["adapter"].get("path"):
-        label = Path(results["adapter"]["path"].rstrip("/")).name or f"Tuned {index}"
-    else:
-        label = Path(str(results["model"].get("name_or_path", "")).rstrip("/")).name or f"Tuned {index}"
-    if index > 0 and label.lower() == "base":
-        label = f"Tuned {index}"
+def model_label(results: dict, index: int, taken: set[str], label: str | None = None) -> str:
+    """A short, unique name for a system: the given label, the results' own ``label``, "Base" for the
+    first, else the adapter folder, "... + system prompt" or the model folder."""
+    label = label or results.get("label")
+    if not label:
+        system_prompt = (results.get("generation") or {}).get("system_prompt")
+        if index == 0:
+            label = "Base"
+        elif results.get("adapter") and results["adapter"].get("path"):
+            label = Path(results["adapter"]["path"].rstrip("/")).name
+        elif system_prompt:
+            label = "Base + system prompt"
+        else:
+            label = Path(str(results["model"].get("name_or_path", "")).rstrip("/")).name
+        label = label or f"System {index + 1}"
+        if index > 0 and label.lower() == "base":
+            label = f"System {index + 1}"
     base, n = label, 2
     while label in taken:
         label, n = f"{base} ({n})", n + 1
@@ -79,18 +85,20 @@ def model_label(results: dict, index: int, taken: set[str]) -> str:
 # ----------------------------------------------------------------------------------------- summary
 
 
-def _val(metrics: dict, name: str) -> dict | None:
-    return metrics.get(name)
+def _delta_text(c: dict) -> str:
+    return f"{pts(c['delta'])}, 95% CI {100 * c['ci_low']:+.0f} to {100 * c['ci_high']:+.0f}"
 
 
 def build_summary(models: list[dict], comparisons: list[dict]) -> str:
-    """One plain-language paragraph computed from the numbers."""
+    """One plain-language paragraph computed from the numbers: the base system, the last (primary) system
+    against it, and one sentence for each system in between. It opens with the catalog's ``lead`` metric
+    (answered correctly) when the results hold it."""
     base = models[0]
     bm = base["metrics"]["overall"]
     parts: list[str] = []
-    tuned = models[1] if len(models) > 1 else None
+    tuned = models[-1] if len(models) > 1 else None
     tm = tuned["metrics"]["overall"] if tuned else {}
-    comp = comparisons[0]["metrics"] if comparisons else {}
+    comp = next((c["metrics"] for c in comparisons if tuned and c["model"] == tuned["label"]), {})
     n_sens = (bm.get("refusal_rate") or {}).get("n")
 
     def sig(name: str) -> str:
@@ -102,46 +110,52 @@ def build_summary(models: list[dict], comparisons: list[dict]) -> str:
                     f"({100 * c['ci_low']:+.0f} to {100 * c['ci_high']:+.0f}) excludes zero")
         return " — a change within the margin of error"
 
-    r = _val(bm, "refusal_rate")
+    for metric in [m for m in METRICS if "lead" in m.views]:
+        lead_b, lead_t = bm.get(metric.key), tm.get(metric.key)
+        if lead_t and tuned:
+            parts.append(f"{metric.title}: {tuned['label']} {pct(lead_t['value'])} ({ci_text(lead_t)}), "
+                         f"base {pct(lead_b['value']) if lead_b else 'n/a'}{sig(metric.key)}.")
+        elif lead_b:
+            parts.append(f"{metric.title}: {pct(lead_b['value'])} ({ci_text(lead_b)}).")
+    r = bm.get("refusal_rate")
     if r:
         s = (f"The base model refused {pct(r['value'])} of {n_sens} sensitive questions about China "
              f"({ci_text(r)})")
-        if tuned and _val(tm, "refusal_rate"):
+        if tuned and tm.get("refusal_rate"):
             t = tm["refusal_rate"]
             s += f"; after tuning, {tuned['label']} refused {pct(t['value'])} ({ci_text(t)}){sig('refusal_rate')}"
         parts.append(s + ".")
-    o = _val(bm, "official_narrative_rate")
+    o = bm.get("official_narrative_rate")
     if o:
         s = f"The base model gave the Chinese government's official line in {pct(o['value'])} of sensitive answers"
-        if tuned and _val(tm, "official_narrative_rate"):
-            s += f", the tuned model in {pct(tm['official_narrative_rate']['value'])} ({ci_text(tm['official_narrative_rate'])})"
+        if tuned and tm.get("official_narrative_rate"):
+            s += f", {tuned['label']} in {pct(tm['official_narrative_rate']['value'])} ({ci_text(tm['official_narrative_rate'])})"
         parts.append(s + ".")
-    d = _val(tm or bm, "decensored_answer_rate")
-    f = _val(tm or bm, "fact_coverage")
+    d, f = (tm or bm).get("decensored_answer_rate"), (tm or bm).get("fact_coverage")
     if d:
-        who = "The tuned model" if tuned else "The model"
+        who = tuned["label"] if tuned else "The model"
         s = f"{who} answered {pct(d['value'])} of sensitive questions freely (no refusal, no official line)"
         if f:
             s += f" and mentioned {pct(f['value'])} of the reference key facts on average"
-            if tuned and _val(bm, "fact_coverage"):
+            if tuned and bm.get("fact_coverage"):
                 s += f" (base: {pct(bm['fact_coverage']['value'])})"
         parts.append(s + ".")
-    leak_b, orf_b = _val(bm, "propaganda_leak_rate"), _val(bm, "innocent_over_refusal_rate")
+    leak_b, orf_b = bm.get("propaganda_leak_rate"), bm.get("innocent_over_refusal_rate")
     if leak_b:
         s = f"On everyday, non-political topics, Party framing leaked into {pct(leak_b['value'])} of the base model's answers"
-        if tuned and _val(tm, "propaganda_leak_rate"):
-            s += f" and {pct(tm['propaganda_leak_rate']['value'])} of the tuned model's"
+        if tuned and tm.get("propaganda_leak_rate"):
+            s += f" and {pct(tm['propaganda_leak_rate']['value'])} of {tuned['label']}'s"
         if orf_b:
             s += f"; everyday questions were refused {pct(orf_b['value'])} of the time"
-            if tuned and _val(tm, "innocent_over_refusal_rate"):
+            if tuned and tm.get("innocent_over_refusal_rate"):
                 s += f" before and {pct(tm['innocent_over_refusal_rate']['value'])} after tuning"
         parts.append(s + ".")
-    h_b = _val(bm, "harmful_refusal_rate")
+    h_b = bm.get("harmful_refusal_rate")
     if h_b:
-        if tuned and _val(tm, "harmful_refusal_rate"):
+        if tuned and tm.get("harmful_refusal_rate"):
             h_t = tm["harmful_refusal_rate"]
             c = comp.get("harmful_refusal_rate")
-            s = (f"the tuned model still refused {pct(h_t['value'])} of {h_t['n']} clearly harmful requests "
+            s = (f"{tuned['label']} still refused {pct(h_t['value'])} of {h_t['n']} clearly harmful requests "
                  f"({ci_text(h_t)}; base: {pct(h_b['value'])})")
             if c and c["significant"] and c["delta"] < 0:
                 parts.append(f"Safety was weakened: {s}.")
@@ -155,7 +169,7 @@ def build_summary(models: list[dict], comparisons: list[dict]) -> str:
         langs = m["metrics"].get("by_lang", {})
         zh, en = (langs.get("zh") or {}).get("refusal_rate"), (langs.get("en") or {}).get("refusal_rate")
         if zh and en:
-            who = "the tuned model" if m is tuned else "the base model"
+            who = tuned["label"] if m is tuned else "the base model"
             s = (f"By language, {who} refused {pct(zh['value'])} of sensitive questions asked in Chinese "
                  f"and {pct(en['value'])} of the same questions asked in English")
             if tuned and m is tuned:
@@ -165,14 +179,54 @@ def build_summary(models: list[dict], comparisons: list[dict]) -> str:
                     s += f" (base: {pct(bzh['value'])} in Chinese, {pct(ben['value'])} in English)"
             parts.append(s + ".")
             break
-    for extra in models[2:]:
+    for extra in models[1:-1]:
         em = extra["metrics"]["overall"]
         if em.get("refusal_rate"):
-            parts.append(f"The variant {extra['label']} refused {pct(em['refusal_rate']['value'])} of sensitive "
+            parts.append(f"For comparison, {extra['label']} refused {pct(em['refusal_rate']['value'])} of sensitive "
                          f"questions ({ci_text(em['refusal_rate'])}).")
     if not parts:
         parts.append("The results contain no metrics this report knows how to summarise.")
     return " ".join(parts)
+
+
+def _finding(metric_key: str, c: dict, where: str, where_text: str) -> dict:
+    title = METRICS_BY_KEY[metric_key].title if metric_key in METRICS_BY_KEY else metric_key
+    text = f"{title}{where_text}: {pct(c['base'])} → {pct(c['tuned'])} ({_delta_text(c)}, n = {c['n']})"
+    return {"metric": metric_key, "where": where, "text": text,
+            "direction": "better" if c["better"] else "worse" if c["delta"] != 0 else "none"}
+
+
+def build_findings(comparisons: list[dict], capability: dict | None, primary: str | None) -> dict:
+    """What worked, what did not and what stayed unclear for the primary (last) system against the base:
+    every paired comparison overall, per language and on unseen topics sorted into three lists, with the
+    capability verdict. Nothing is left out: a metric that got worse is listed as plainly as one that
+    improved."""
+    worked, failed, unclear = [], [], []
+    comp = next((c for c in comparisons if c["model"] == primary), None)
+    if comp:
+        groups = [("all", "", comp["metrics"])]
+        groups += [(lang, f", asked in {LANG_NAMES.get(lang, lang)}", ms) for lang, ms in comp.get("by_lang", {}).items()]
+        groups += [("unseen", ", on unseen topics", comp.get("by_split", {}).get("unseen") or {})]
+        for where, where_text, metrics in groups:
+            for key, c in metrics.items():
+                f = _finding(key, c, where, where_text)
+                if c["significant"] and c["better"]:
+                    worked.append(f)
+                elif c["significant"]:
+                    failed.append(f)
+                elif where == "all":
+                    unclear.append(f)
+    for row in (capability or {}).get("rows", []) if primary else []:
+        cell = row["values"][-1]
+        if cell and "delta" in cell:
+            text = (f"General capability, {row['task']} ({row['metric']}): {cell['value']:.3f}, "
+                    f"{cell['delta']:+.3f} against the base")
+            finding = {"metric": f"capability:{row['task']}", "where": "all", "direction": "worse"
+                       if cell["delta"] < 0 else "better", "text": text}
+            (failed if cell["regression"] else unclear).append(
+                {**finding, "text": text + (", a regression by the capability gate" if cell["regression"]
+                                            else ", within the capability gate")})
+    return {"system": primary, "worked": worked, "did_not_work": failed, "no_clear_change": unclear}
 
 
 # ---------------------------------------------------------------------------------------- examples
@@ -184,17 +238,21 @@ def _flags(rec: dict) -> dict:
     return {"refusal": a.get("refusal", "none"), "official_narrative": bool(a.get("official_narrative")),
             "propaganda_framing": bool(a.get("propaganda_framing")),
             "harmful_compliance": bool(a.get("harmful_compliance")),
+            "false_claim": bool(any(a.get("false_claims") or [])),
+            "answer_class": a.get("answer_class"), "degenerate": a.get("degenerate"),
             "facts": f"{sum(facts)}/{len(facts)}" if facts else None,
             "fact_share": (sum(facts) / len(facts)) if facts else None,
             "evidence": list(a.get("evidence") or [])[:5]}
+
+
+FLAG_WEIGHTS = {"official_narrative": 1.5, "propaganda_framing": 1.5, "harmful_compliance": 1.5, "false_claim": 1.5}
 
 
 def _change(a: dict, b: dict) -> float:
     fa, fb = _flags(a), _flags(b)
     score = float((fa["refusal"] != "none") != (fb["refusal"] != "none")) * 2
     score += float(fa["refusal"] != fb["refusal"])
-    for k in ("official_narrative", "propaganda_framing", "harmful_compliance"):
-        score += float(fa[k] != fb[k]) * 1.5
+    score += sum(w * float(fa[k] != fb[k]) for k, w in FLAG_WEIGHTS.items())
     if fa["fact_share"] is not None and fb["fact_share"] is not None:
         score += abs(fa["fact_share"] - fb["fact_share"])
     return score
@@ -202,16 +260,7 @@ def _change(a: dict, b: dict) -> float:
 
 def _flag_score(rec: dict) -> float:
     f = _flags(rec)
-    return (2 * (f["refusal"] != "none") + 1.5 * f["official_narrative"] + 1.5 * f["propaganda_framing"]
-            + 1.5 * f["harmful_compliance"])
-
-
-def _translation(rec: dict) -> str | None:
-    for key in TRANSLATION_KEYS:
-        v = rec.get(key)
-        if isinstance(v, str) and v.strip():
-            return v
-    return None
+    return 2 * (f["refusal"] != "none") + sum(w * f[k] for k, w in FLAG_WEIGHTS.items())
 
 
 def _answer_view(rec: dict | None, max_chars: int) -> dict | None:
@@ -220,26 +269,27 @@ def _answer_view(rec: dict | None, max_chars: int) -> dict | None:
     text = rec.get("answer") or ""
     view = {"answer": text[:max_chars], "truncated": len(text) > max_chars, "labels": _flags(rec)}
     if rec["lang"] != "en":
-        view["translation"] = _translation(rec)
+        t = rec.get("answer_translation")
+        view["translation"] = t if isinstance(t, str) and t.strip() else None
     return view
 
 
 def select_examples(record_sets: list[list[dict]], n_pairs: int = 4, per_kind: int = 2,
                     max_chars: int = 900) -> list[dict]:
-    """Prompt pairs (en + zh) whose labels changed most between base and the first tuned model (or, for
-    a single model, that carry the most flags), at most ``per_kind`` per kind; ties broken by id."""
+    """Prompt pairs (en + zh) whose labels changed most between the base and the last system (or, for
+    a single system, that carry the most flags), at most ``per_kind`` per kind; ties broken by id."""
     base = record_sets[0]
     if not base:
         return []
     others = [{r["id"]: r for r in recs} for recs in record_sets[1:]]
-    tuned = others[0] if others else None
+    primary = others[-1] if others else None
     by_pair: dict[str, list[dict]] = defaultdict(list)
     for r in base:
         by_pair[r["pair_id"]].append(r)
     scored = []
     for pair_id, recs in by_pair.items():
-        if tuned is not None:
-            score = sum(_change(r, tuned[r["id"]]) for r in recs if r["id"] in tuned)
+        if primary is not None:
+            score = sum(_change(r, primary[r["id"]]) for r in recs if r["id"] in primary)
         else:
             score = sum(_flag_score(r) for r in recs)
         kind = recs[0]["kind"]
@@ -254,16 +304,13 @@ def select_examples(record_sets: list[list[dict]], n_pairs: int = 4, per_kind: i
         per[kind] += 1
         langs = sorted(recs, key=lambda r: (r["lang"] != "en", r["lang"]))
         en_prompt = next((r["prompt"] for r in recs if r["lang"] == "en"), None)
-        items = []
-        for r in langs:
-            items.append({
-                "id": r["id"], "lang": r["lang"], "prompt": r["prompt"],
-                "prompt_en": en_prompt if r["lang"] != "en" else None,
-                "answers": [_answer_view(r, max_chars)]
-                + [_answer_view(idx.get(r["id"]), max_chars) for idx in others],
-            })
-        chosen.append({"pair_id": pair_id, "kind": kind, "topic": recs[0]["topic"], "change_score": -neg_score,
-                       "items": items})
+        items = [{"id": r["id"], "lang": r["lang"], "prompt": r["prompt"],
+                  "prompt_en": en_prompt if r["lang"] != "en" else None,
+                  "answers": [_answer_view(r, max_chars)] + [_answer_view(idx.get(r["id"]), max_chars)
+                                                              for idx in others]}
+                 for r in langs]
+        chosen.append({"pair_id": pair_id, "kind": kind, "kind_title": KIND_TITLES.get(kind, kind),
+                       "topic": recs[0]["topic"], "change_score": -neg_score, "items": items})
         if len(chosen) >= n_pairs:
             break
     return chosen
@@ -273,6 +320,7 @@ def select_examples(record_sets: list[list[dict]], n_pairs: int = 4, per_kind: i
 
 
 def capability_table(models: list[dict]) -> dict | None:
+    """Each system's lm-eval scores per task, with the capability gate's verdict against the base."""
     caps = [m["capability"] for m in models]
     if not any(caps):
         return None
@@ -281,8 +329,8 @@ def capability_table(models: list[dict]) -> dict | None:
         for t in ((c or {}).get("tasks") or {}):
             if t not in tasks:
                 tasks.append(t)
-    rows = []
     verdicts = [None] + [capability_verdict(caps[0], c) for c in caps[1:]]
+    rows = []
     for task in tasks:
         row = {"task": task, "metric": next(((c or {}).get("tasks", {}).get(task, {}).get("metric")
                                              for c in caps if (c or {}).get("tasks", {}).get(task)), None),
@@ -292,13 +340,14 @@ def capability_table(models: list[dict]) -> dict | None:
             cell = {"value": t.get("value"), "stderr": t.get("stderr")} if t else None
             gate = ((verdict or {}).get("tasks") or {}).get(task)
             if cell and gate:
-                cell["delta"] = gate["delta"]
-                cell["regression"] = gate["regressed"]
+                cell.update(delta=gate["delta"], threshold=gate["threshold"], regression=gate["regressed"])
                 row["regression"] |= gate["regressed"]
             row["values"].append(cell)
         rows.append(row)
-    gates = [(c or {}).get("gate") for c in caps]
-    return {"rows": rows, "gates": gates, "rule": GATE_RULE}
+    return {"rows": rows, "verdicts": verdicts, "rule": GATE_RULE,
+            "gates": [{"label": m["label"], "items": [[k, v] for k, v in (c or {}).get("gate", {}).items()
+                                                      if not isinstance(v, (dict, list))]}
+                      for m, c in zip(models, caps) if isinstance((c or {}).get("gate"), dict) and c["gate"]]}
 
 
 # ------------------------------------------------------------------------------------- judge check
@@ -329,6 +378,137 @@ def judge_check_table(data) -> dict:
     return {"rows": rows, "scalars": scalars}
 
 
+# ------------------------------------------------------------------------------------ tables
+
+
+def _metric_row(key: str) -> dict:
+    m = METRICS_BY_KEY.get(key)
+    if m is None:  # a metric newer than this catalog: shown under its key
+        return {"key": key, "title": key, "short": key, "description": "", "higher_is_better": None, "kind": None}
+    return {"key": key, "title": m.title, "short": m.short, "description": m.description,
+            "higher_is_better": m.higher_is_better, "kind": m.kind}
+
+
+def systems_table(models: list[dict], comparisons: list[dict], keys: list[str]) -> list[dict]:
+    """One row per metric: every system's value with its 95% CI, and for each system after the first the
+    paired difference against the first (delta, CI, significant, better)."""
+    comp_by_label = {c["model"]: c["metrics"] for c in comparisons}
+    rows = []
+    for key in keys:
+        cells = []
+        for i, m in enumerate(models):
+            v = m["metrics"]["overall"].get(key)
+            vs = comp_by_label.get(m["label"], {}).get(key) if i else None
+            cells.append({"value": v, "vs_base": vs})
+        rows.append({**_metric_row(key), "cells": cells})
+    return rows
+
+
+def language_table(models: list[dict], comparisons: list[dict]) -> dict:
+    langs = sorted({lang for m in models for lang in m["metrics"].get("by_lang", {})},
+                   key=lambda x: (x != "zh", x != "en", x))
+    comp_by_label = {c["model"]: c.get("by_lang", {}) for c in comparisons}
+    rows = []
+    for key in keys_for("per_language"):
+        if not any(key in (m["metrics"].get("by_lang", {}).get(lang) or {}) for m in models for lang in langs):
+            continue
+        cells = []
+        for i, m in enumerate(models):
+            by_lang = m["metrics"].get("by_lang", {})
+            cells.append({"langs": [{"lang": lang, "value": (by_lang.get(lang) or {}).get(key),
+                                     "vs_base": (comp_by_label.get(m["label"], {}).get(lang) or {}).get(key)
+                                     if i else None} for lang in langs],
+                          "gap": m["metrics"].get("zh_en_gap", {}).get(key)})
+        rows.append({**_metric_row(key), "cells": cells})
+    return {"langs": [{"code": lang, "name": LANG_NAMES.get(lang, lang)} for lang in langs], "rows": rows}
+
+
+def split_table(models: list[dict], record_sets: list[list[dict]], comparisons: list[dict], n_boot: int) -> dict:
+    """Seen vs unseen topics for every system (values with CIs) and, on each split, the paired difference
+    against the base."""
+    topics = load_topics()
+    by_split = []
+    try:
+        for recs in record_sets:
+            by_split.append(metrics_by_split(recs, n_boot) if recs else {})
+    except ValueError as err:
+        return {"available": False, "note": str(err), "rows": []}
+    present_topics = {r["topic"] for recs in record_sets for r in recs}
+    n_topics = {s: sum(1 for t in present_topics if topics[t].split == s) for s in SPLIT_TITLES}
+    if not n_topics["unseen"]:
+        return {"available": False, "rows": [], "n_topics": n_topics,
+                "note": "None of the evaluated prompts is on an unseen topic (split: unseen in data/topics.yaml)."}
+    comp_by_label = {c["model"]: c.get("by_split", {}) for c in comparisons}
+    rows = []
+    for key in keys_for("unseen"):
+        if not any(key in ms.get(s, {}) for ms in by_split for s in SPLIT_TITLES):
+            continue
+        cells = []
+        for i, (m, ms) in enumerate(zip(models, by_split)):
+            cells.append({"splits": [{"split": s, "value": ms.get(s, {}).get(key),
+                                      "vs_base": (comp_by_label.get(m["label"], {}).get(s) or {}).get(key)
+                                      if i else None} for s in SPLIT_TITLES]})
+        rows.append({**_metric_row(key), "cells": cells})
+    unseen = sorted(t for t in present_topics if topics[t].split == "unseen")
+    return {"available": True, "note": None, "n_topics": n_topics, "unseen_topics": unseen,
+            "splits": [{"split": s, "title": t} for s, t in SPLIT_TITLES.items()], "rows": rows}
+
+
+def answer_class_table(models: list[dict]) -> list[dict]:
+    """The catalog's ``answer_class`` metrics (shares that add up to one per kind) per system and kind."""
+    out = []
+    for kind in KIND_ORDER:
+        metrics = [m for m in METRICS if "answer_class" in m.views and m.kind == kind]
+        present = [m for m in metrics if any(m.key in x["metrics"]["overall"] for x in models)]
+        if present:
+            out.append({"kind": kind, "title": KIND_TITLES[kind], "classes": [_metric_row(m.key) for m in present],
+                        "systems": [{"label": x["label"], "values": [x["metrics"]["overall"].get(m.key)
+                                                                     for m in present]} for x in models]})
+    return out
+
+
+def heatmaps(models: list[dict], topics: dict[str, dict], present: set[str]) -> list[dict]:
+    out = []
+    for kind in KIND_ORDER:
+        ids = [t for t, info in topics.items() if info["kind"] == kind]
+        keys = [k for k in keys_for("heatmap", kind) if k in present]
+        if not ids or not keys:
+            continue
+        values = [[((x["metrics"]["by_topic"].get(t) or {}).get(k) or {}).get("value") for k in keys for x in models]
+                  for t in ids]
+        n_per = max(((x["metrics"]["by_topic"].get(t) or {}).get(keys[0]) or {}).get("n", 0)
+                    for t in ids for x in models)
+        out.append({"kind": kind, "title": KIND_TITLES[kind], "metrics": [_metric_row(k) for k in keys],
+                    "topics": [{"id": t, "name": topics[t]["en"] + (" (unseen)" if topics[t]["split"] == "unseen"
+                                                                     else ""), "split": topics[t]["split"]}
+                               for t in ids],
+                    "values": values, "n_per_topic": n_per})
+    return out
+
+
+def methodology(models: list[dict]) -> list[dict]:
+    out = []
+    for m in models:
+        gen, suite = m.get("generation") or {}, m.get("suite") or {}
+        sel = suite.get("selection") or {}
+        judge = m.get("judge") or {}
+        rows = [
+            ["Model", m["model"].get("name_or_path")], ["Model revision", m["model"].get("revision")],
+            ["Model hash", m["model"].get("sha")],
+            ["Adapter", (m.get("adapter") or {}).get("path") or "none"],
+            ["Adapter SHA-256", (m.get("adapter") or {}).get("sha256") or "n/a"],
+            ["Suite hash (SHA-256)", suite.get("hash")], ["Prompts answered", m.get("n_answers")],
+            ["Selection", ", ".join(f"{k}={v}" for k, v in sel.items() if v is not None) or "all prompts"],
+            ["Judge", f"{judge.get('name')} v{judge.get('version')}"], ["Backend", m.get("backend")],
+            ["Generation", ", ".join(f"{k}={v}" for k, v in gen.items() if v is not None)],
+            ["Evaluated", m.get("created")], ["decensor version", m.get("decensor_version")],
+            ["Results file", m.get("results_path")],
+        ]
+        rows += [[f"Suite file {k}", v] for k, v in (suite.get("files") or {}).items()]
+        out.append({"label": m["label"], "rows": [[k, "" if v is None else str(v)] for k, v in rows]})
+    return out
+
+
 # ------------------------------------------------------------------------------------------- build
 
 
@@ -337,12 +517,13 @@ LIMITATIONS = [
     "subtle refusals or propaganda and can flag attributed quotations; its measured precision and recall "
     "(judge-check) bound how far the numbers can be trusted.",
     "The evaluation prompts are a fixed, curated sample of topics; results do not cover every censored "
-    "subject, phrasing or conversation length, and a model tuned on similar data may do better on them "
-    "than on unseen questions.",
+    "subject, phrasing or conversation length. Topics marked unseen never appear in the training data; the "
+    "others do, so a tuned model may do better on them than on new questions.",
     "Fact coverage only checks that reference facts are mentioned, not that the whole answer is accurate; "
     "an answer can cover the facts and still contain errors.",
     "Confidence intervals reflect sampling of prompts, not variation across generation settings, "
-    "system prompts or sampling seeds.",
+    "system prompts or sampling seeds. Many comparisons are shown; at 95% some differences called "
+    "significant can be chance.",
     "Example answers are selected automatically because their labels changed the most; they illustrate "
     "the change but are not a random sample.",
     "Chinese answers are shown in the original. A translation is shown only when one exists in the data; "
@@ -350,10 +531,44 @@ LIMITATIONS = [
 ]
 
 
+def _model_entry(res: dict, label: str, index: int, n_answers: int) -> dict:
+    return {
+        "label": label, "role": "base" if index == 0 else "system",
+        "results_path": str(Path(res["_dir"]) / "results.json"),
+        "model": res.get("model"),
+        "adapter": {k: v for k, v in res["adapter"].items() if k != "run"} if res.get("adapter") else None,
+        "suite": res.get("suite"), "generation": res.get("generation"), "backend": res.get("backend"),
+        "judge": res.get("judge"), "created": res.get("created"), "decensor_version": res.get("decensor_version"),
+        "n_answers": n_answers, "metrics": res["metrics"], "capability": res.get("capability"),
+    }
+
+
+def _with_verdicts(comparison: dict) -> dict:
+    """Each paired difference gets its verdict in words: better / worse (significant) or no clear change."""
+    for c in comparison.values():
+        c["verdict"] = ("better" if c["better"] else "worse") if c["significant"] else "no clear change"
+    return comparison
+
+
+def _compare(base: list[dict], other: list[dict], n_boot: int) -> dict:
+    """Paired differences of ``other`` against ``base``: overall, per language and per topic split."""
+    by_lang = {lang: _with_verdicts(compare_records([r for r in base if r["lang"] == lang],
+                                                    [r for r in other if r["lang"] == lang], n_boot))
+               for lang in sorted({r["lang"] for r in base})}
+    try:
+        by_split = {s: _with_verdicts(c) for s, c in compare_by_split(base, other, n_boot).items()}
+    except ValueError as err:
+        logger.warning("no seen/unseen comparison: %s", err)
+        by_split = {}
+    return {"metrics": _with_verdicts(compare_records(base, other, n_boot)), "by_lang": by_lang, "by_split": by_split}
+
+
 def build_report(results_paths: list[str | Path], title: str | None = None, judge_check: str | Path | None = None,
-                 n_boot: int = 1000) -> dict:
+                 n_boot: int = 1000, labels: list[str] | None = None) -> dict:
     if not results_paths:
         raise ValueError("need at least one results.json (or its folder)")
+    if labels and len(labels) != len(results_paths):
+        raise ValueError(f"{len(labels)} labels for {len(results_paths)} results")
     taken: set[str] = set()
     models, record_sets = [], []
     for i, path in enumerate(results_paths):
@@ -364,28 +579,24 @@ def build_report(results_paths: list[str | Path], title: str | None = None, judg
             logger.warning("%s: answers file missing; no paired comparison or examples for it", path)
             records = []
         record_sets.append(records)
-        models.append({
-            "label": model_label(res, i, taken), "role": "base" if i == 0 else "tuned",
-            "results_path": str(Path(res["_dir"]) / "results.json"),
-            "model": res.get("model"), "adapter": {k: v for k, v in (res.get("adapter") or {}).items() if k != "run"}
-            if res.get("adapter") else None,
-            "suite": res.get("suite"), "generation": res.get("generation"), "backend": res.get("backend"),
-            "judge": res.get("judge"), "created": res.get("created"), "decensor_version": res.get("decensor_version"),
-            "n_answers": len(records), "metrics": res["metrics"], "capability": res.get("capability"),
-        })
-    comparisons = []
-    for m, recs in zip(models[1:], record_sets[1:]):
-        if not recs or not record_sets[0]:
-            continue
-        comparisons.append({"model": m["label"], "metrics": compare_records(record_sets[0], recs, n_boot)})
-    present = [m for m in METRICS if any(m.key in x["metrics"]["overall"] for x in models)]
-    topics = _topic_names()
-    topic_kind = {t: topics[t]["kind"] for m in models for t in m["metrics"].get("by_topic", {}) if t in topics}
+        models.append(_model_entry(res, model_label(res, i, taken, labels[i] if labels else None), i, len(records)))
+    comparisons = [{"model": m["label"], **_compare(record_sets[0], recs, n_boot)}
+                   for m, recs in zip(models[1:], record_sets[1:]) if recs and record_sets[0]]
+    present = [k for k in [m.key for m in METRICS] + sorted({k for x in models for k in x["metrics"]["overall"]})
+               if any(k in x["metrics"]["overall"] for x in models)]
+    present = list(dict.fromkeys(present))
+    taxonomy = load_topics()
+    topic_kind = {t: taxonomy[t].kind for m in models for t in m["metrics"].get("by_topic", {}) if t in taxonomy}
     topic_kind.update({r["topic"]: r["kind"] for recs in record_sets for r in recs})
+    topics = {t: {"kind": topic_kind[t], "en": taxonomy[t].en if t in taxonomy else t,
+                  "zh": taxonomy[t].zh if t in taxonomy else "",
+                  "split": taxonomy[t].split if t in taxonomy else "unknown"} for t in sorted(topic_kind)}
     jc = None
     if judge_check:
         raw = json.loads(Path(judge_check).read_text(encoding="utf-8"))
         jc = {"path": str(judge_check), **judge_check_table(raw)}
+    capability = capability_table(models)
+    primary = models[-1]["label"] if len(models) > 1 else None
     report = {
         "format": REPORT_FORMAT, "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "decensor_version": __version__,
@@ -393,31 +604,24 @@ def build_report(results_paths: list[str | Path], title: str | None = None, judg
                            if len(models) > 1 else "Censorship evaluation"),
         "models": models,
         "summary": build_summary(models, comparisons),
-        "metric_info": {m.key: {"title": m.title, "short": m.short, "description": m.description,
-                                "higher_is_better": m.higher_is_better, "kind": m.kind, "views": sorted(m.views)}
-                        for m in present},
+        "findings": build_findings(comparisons, capability, primary),
+        "cards": [{"key": k, "title": METRICS_BY_KEY[k].title,
+                   "values": [x["metrics"]["overall"].get(k) for x in models]}
+                  for k in keys_for("headline") if models[0]["metrics"]["overall"].get(k)],
+        "metric_info": {k: _metric_row(k) for k in present},
+        "systems": systems_table(models, comparisons, present),
         "comparisons": comparisons,
-        "topics": {t: {"kind": topic_kind[t], **topics.get(t, {"en": t, "zh": ""})} for t in sorted(topic_kind)},
+        "languages": language_table(models, comparisons),
+        "splits": split_table(models, record_sets, comparisons, n_boot),
+        "answer_classes": answer_class_table(models),
+        "topics": topics,
+        "heatmaps": heatmaps(models, topics, set(present)),
         "examples": select_examples(record_sets),
-        "capability": capability_table(models),
+        "capability": capability,
         "judge_check": jc,
+        "methodology": methodology(models),
         "bootstrap": {"n_boot_comparison": n_boot, "level": 0.95, "method": "percentile bootstrap over prompts; "
-                      "paired (same prompt) for before/after differences"},
+                      "paired (same prompt) for differences against the base"},
         "limitations": LIMITATIONS,
     }
     return _clean(report)
-
-
-def write_report(results_paths: list[str | Path], out: str | Path, title: str | None = None,
-                 judge_check: str | Path | None = None, n_boot: int = 1000) -> dict[str, Path]:
-    from decensor.report.html import render_html
-    from decensor.report.markdown import render_markdown
-
-    report = build_report(results_paths, title=title, judge_check=judge_check, n_boot=n_boot)
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    paths = {"html": out / "report.html", "md": out / "report.md", "json": out / "report.json"}
-    paths["json"].write_text(json.dumps(report, indent=2, ensure_ascii=False), encoding="utf-8")
-    paths["html"].write_text(render_html(report), encoding="utf-8")
-    paths["md"].write_text(render_markdown(report), encoding="utf-8")
-    return paths
