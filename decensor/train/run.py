@@ -387,6 +387,7 @@ def train(recipe: Recipe, trainer_cls) -> Path:
     keep_secrets_out(recipe)
     out = prepare_output_dir(recipe)
     preflight(recipe, out)   # mined data from another model; multi-node output_dir not shared
+    not_ours = {p.name for p in out.iterdir()} - {p.name for p in run_files(out)}   # kept by --overwrite
     setup_file_logging(out)
     logger.info("%s run %s: model %s (family %s), reasoning_format %s", recipe.recipe.stage, out,
                 recipe.model.model_name_or_path, recipe.family, recipe.recipe.reasoning_format)
@@ -414,7 +415,7 @@ def train(recipe: Recipe, trainer_cls) -> Path:
                 "train_runtime_s": round(result.metrics.get("train_runtime", 0.0), 1),
                 "wall_s": round(time.time() - started, 1), "metrics": result.metrics,
                 "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
-                "files": sorted([p.name for p in out.iterdir()] + [DONE_FILE])}
+                "files": sorted({p.name for p in out.iterdir()} - not_ours | {DONE_FILE})}
         write_atomic(out / DONE_FILE, json.dumps(done, indent=2))
         logger.info("finished: %s", json.dumps({k: v for k, v in done.items() if k != "files"}))
     wait_for_everyone()
