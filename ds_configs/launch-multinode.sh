@@ -14,7 +14,7 @@
 # checkpoints the main process wrote there.
 set -euo pipefail
 : "${NUM_MACHINES:?set NUM_MACHINES to the number of nodes}"
-: "${NODE_RANK:?set NODE_RANK to this node's rank (0 on the node at MASTER_ADDR)}"
+: "${NODE_RANK:?set NODE_RANK to the rank of this node (0 on the node at MASTER_ADDR)}"
 : "${MASTER_ADDR:?set MASTER_ADDR to the address of node 0}"
 : "${MASTER_PORT:=29500}"
 : "${GPUS_PER_NODE:=8}"

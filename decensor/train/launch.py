@@ -67,19 +67,28 @@ def _node_layout() -> tuple[int, int, int]:
     return world, local, node
 
 
+def _barrier() -> None:
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+    else:
+        from accelerate import PartialState
+
+        PartialState().wait_for_everyone()
+
+
 def require_shared_output_dir(out: Path, timeout_s: float = 60.0) -> None:
     """On a multi-node run, refuse an ``output_dir`` that is not one shared folder (no-op on one node)."""
     world, local, node = _node_layout()
     if world <= local:
         return
-    from accelerate import PartialState
-
-    state = PartialState()
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
     nodes = world // local
     marker = out / f".decensor-node-{node}"
-    if state.local_process_index == 0:
+    if local_rank == 0:
         marker.write_text(socket.gethostname(), encoding="utf-8")
-    state.wait_for_everyone()
+    _barrier()
     deadline = time.time() + timeout_s
     while True:   # network filesystems can take a moment to show another node's file
         seen = sorted(int(p.name.rsplit("-", 1)[1]) for p in out.glob(".decensor-node-*"))
@@ -87,8 +96,8 @@ def require_shared_output_dir(out: Path, timeout_s: float = 60.0) -> None:
             break
         time.sleep(1.0)
     missing = sorted(set(range(nodes)) - set(seen))
-    state.wait_for_everyone()
-    if state.local_process_index == 0:
+    _barrier()
+    if local_rank == 0:
         marker.unlink(missing_ok=True)
     if missing:
         raise LaunchError(
