@@ -8,7 +8,9 @@ import json
 import pytest
 
 from decensor.cli import main
-from decensor.data.check import check_data, jaccard, markdown_balance, shingles
+from decensor.data.check import check_data
+from decensor.data.dedup import jaccard, shingles
+from decensor.data.stats import markdown_balance
 
 EN_Q = "What did the 2018 amendment to China's constitution change about the presidency?"
 EN_A = ("In March 2018 the National People's Congress voted 2,958 to 2 (with 3 abstentions) to amend the "
@@ -35,7 +37,7 @@ def sft_row(lang: str, num: int = 1, question: str | None = None) -> dict:
     return {"id": f"{pair_id}-{lang}", "pair_id": pair_id, "lang": lang, "topic": "xi-term-limits",
             "kind": "sensitive", "messages": [{"role": "user", "content": question or q},
                                               {"role": "assistant", "content": a}],
-            "sources": list(SOURCES)}
+            "sources": list(SOURCES), "reviewer": "review:test"}
 
 
 def dpo_row(sft: dict) -> dict:
@@ -66,7 +68,7 @@ def good(tmp_path):
     def check(sft_rows=None, dpo_rows=None):
         s = write(tmp_path / "sft" / "s.jsonl", sft if sft_rows is None else sft_rows)
         d = write(tmp_path / "dpo" / "d.jsonl", dpo if dpo_rows is None else dpo_rows)
-        return check_data([s, d], suites=[suites]), s, d
+        return check_data([s, d], suites=[suites], embedding=False), s, d
 
     return sft, dpo, suites, check
 
@@ -135,11 +137,11 @@ def test_eval_prompt_leak(good, tmp_path):
     leaky = copy.deepcopy(sft)
     leaky[0]["messages"][0]["content"] = EVAL_PROMPT
     report, s, _ = check(sft_rows=leaky, dpo_rows=[dpo_row(r) for r in leaky])
-    assert any(e.startswith(f"{s}:1: messages: prompt leaks an evaluation prompt: same as {suites}:1")
+    assert any(e.startswith(f"{suites}:1: prompt: is a training prompt: same as {s}:1")
                for e in messages_of(report)), messages_of(report)
     leaky[0]["messages"][0]["content"] = EVAL_PROMPT.replace("How do", "How exactly do")
     report, s, _ = check(sft_rows=leaky, dpo_rows=[dpo_row(r) for r in leaky])
-    assert any(e.startswith(f"{s}:1: messages: prompt nearly repeats evaluation prompt {suites}:1")
+    assert any(e.startswith(f"{suites}:1: prompt: paraphrases training prompt {s}:1") and "words" in e
                for e in messages_of(report)), messages_of(report)
 
 
@@ -171,16 +173,16 @@ def test_cli_exit_codes_and_table(good, tmp_path, capsys):
     sft, _, suites, check = good
     check()
     s, d = str(tmp_path / "sft" / "s.jsonl"), str(tmp_path / "dpo" / "d.jsonl")
-    assert main(["data", "check", s, d, "--suites", suites]) == 0
+    assert main(["data", "check", s, d, "--suites", suites, "--no-embedding"]) == 0
     out = capsys.readouterr().out
     assert "xi-term-limits" in out and "innocent share" in out
     broken = copy.deepcopy(sft)
     del broken[0]["kind"]
     write(tmp_path / "sft" / "s.jsonl", broken)
-    assert main(["data", "check", s, d, "--suites", suites]) == 1
+    assert main(["data", "check", s, d, "--suites", suites, "--no-embedding"]) == 1
     captured = capsys.readouterr()
     assert f"{s}:1: kind: missing required field" in captured.out
-    assert "1 errors" in captured.err or "errors" in captured.err
+    assert "3 errors" in captured.err  # the missing kind, and the DPO row and pair no longer agreeing with it
     assert main(["data", "stats", s, d, "--markdown"]) == 0
     assert "| sensitive | xi-term-limits |" in capsys.readouterr().out
 

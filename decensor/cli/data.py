@@ -20,26 +20,37 @@ def register(subparsers) -> set[str]:
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="data_command", metavar="ACTION", required=True)
 
-    from decensor.data.check import NEAR_DUP_THRESHOLD, REVIEW_THRESHOLD
+    from decensor.data.decontam import THRESHOLDS
+    from decensor.data.dedup import NEAR_DUP_THRESHOLD, REVIEW_THRESHOLD
 
-    check = sub.add_parser("check", help="validate SFT/DPO files: schema, pairs, duplicates, eval leaks; balance table",
-                           description="Validate SFT and DPO files (default data/sft and data/dpo): schema "
-                                       "(data/SCHEMA.md), pairs, DPO rows against SFT rows, exact and near-duplicate "
-                                       "prompts, and leaks of evaluation prompts (eval/suites). Errors print as "
-                                       "`path:line: field: message` and make the command exit 1. Near duplicates: "
-                                       "Jaccard similarity of character n-grams (3 for Chinese, 5 otherwise) of the "
-                                       f"normalised prompt; >= {NEAR_DUP_THRESHOLD} is an error, >= "
-                                       f"{REVIEW_THRESHOLD} a warning to review.")
+    limits = ", ".join(f"{signal} ({lang}) >= {v}" for (signal, lang), v in THRESHOLDS.items())
+    check = sub.add_parser("check", help="validate SFT/DPO files: schema, pairs, duplicates, eval leaks by meaning, "
+                                         "unseen topics; balance tables",
+                           description="Validate SFT and DPO files (default data/sft and data/dpo) with the one row "
+                                       "validator (data/SCHEMA.md): schema, sources, reviewer, script, pairs, DPO rows "
+                                       "against SFT rows, duplicate prompts; the evaluation suites (eval/suites); "
+                                       "evaluation prompts that paraphrase a training prompt (by content words, "
+                                       f"character bigrams, embeddings and across languages: {limits}); training "
+                                       "rows on unseen (evaluation-only) topics. Errors print as `path:line: field: "
+                                       "message` and make the command exit 1.")
     check.add_argument("paths", nargs="*", help="files or folders (default: data/sft data/dpo)")
     check.add_argument("--suites", nargs="+", help="evaluation files/folders to check leaks against "
-                                                   "(default: eval/suites)")
-    check.add_argument("--threshold", type=float, default=NEAR_DUP_THRESHOLD, help="near-duplicate Jaccard threshold")
+                                                   "(default: eval/suites); a missing path is an error")
+    check.add_argument("--threshold", type=float, default=NEAR_DUP_THRESHOLD,
+                       help="near-duplicate Jaccard threshold among training prompts")
     check.add_argument("--review", type=float, default=REVIEW_THRESHOLD,
-                       help="Jaccard from which a pair is listed as a warning to review")
+                       help="Jaccard from which a pair of training prompts is listed as a warning to review")
+    check.add_argument("--no-embedding", action="store_true",
+                       help="skip the embedding signal of the paraphrase check (said in the output)")
+    check.add_argument("--paraphrases", metavar="FILE",
+                       help="write every flagged evaluation prompt with its training prompt and scores to FILE")
+    check.add_argument("--calibrate", action="store_true",
+                       help="print the score distributions (known paraphrases vs unrelated pairs) behind the "
+                            "paraphrase thresholds")
     check.add_argument("--judge", action="store_true",
                        help="also run the rule judge on the curated answers and warn where it flags them")
     check.add_argument("--no-warnings", action="store_true", help="print only errors and their count of warnings")
-    check.add_argument("--no-table", action="store_true", help="skip the balance table")
+    check.add_argument("--no-table", action="store_true", help="skip the balance tables")
     check.set_defaults(func=run_check)
 
     stats = sub.add_parser("stats", help="balance tables: rows per topic x language x kind, DPO rejected types",
@@ -71,7 +82,9 @@ def register(subparsers) -> set[str]:
     mine.add_argument("--batch-size", type=int, default=8)
     mine.add_argument("--sample", action="store_true", help="sample instead of greedy decoding")
     mine.add_argument("--think", choices=["on", "off"], help="Qwen3 thinking mode")
-    mine.add_argument("--backend", default="transformers", choices=["transformers", "vllm"])
+    from decensor.generation.spec import add_backend_arguments
+
+    add_backend_arguments(mine)  # the same backends as `eval run`
     mine.add_argument("--threads", type=int, help="torch CPU threads (on a busy shared CPU, 1 can be several times "
                                                   "faster than the default)")
     mine.add_argument("--no-progress", action="store_true")
@@ -90,43 +103,69 @@ def _print_issues(report, show_warnings: bool) -> None:
 def run_check(args) -> int:
     from rich.console import Console
 
-    from decensor.data.check import check_data, print_balance, print_rejected
+    from decensor.data.check import check_data, write_paraphrase_list
+    from decensor.data.decontam import calibrate, load_pairs
+    from decensor.data.stats import print_balance, print_rejected, print_unseen
 
     report = check_data(args.paths or None, suites=args.suites, threshold=args.threshold, review=args.review,
-                        judge=args.judge)
+                        judge=args.judge, embedding=not args.no_embedding)
     _print_issues(report, not args.no_warnings)
     console = Console()
     if not args.no_table:
         print_balance(report.sft, console=console)
         print_rejected(report.dpo, console=console)
+    if report.unseen:
+        print_unseen(report.unseen, console=console)
+        trained = [r[1] for r in report.unseen if r[4] != "0"]
+        print(f"unseen topics: {len(report.unseen)} ({sum(1 for r in report.unseen if r[0] == 'sensitive')} sensitive, "
+              f"{sum(1 for r in report.unseen if r[0] == 'innocent')} innocent), "
+              f"{sum(int(r[3]) for r in report.unseen)} evaluation prompts; training rows on them: "
+              + (", ".join(trained) if trained else "none"))
+    d = report.decontam
+    if d is not None:
+        if d.embedding_note:
+            print(f"WARNING: paraphrase check WITHOUT the embedding signal: {d.embedding_note}", file=sys.stderr)
+        limits = ", ".join(f"{signal} ({lang}) >= {v}" for (signal, lang), v in sorted(d.thresholds.items())
+                           if not (signal == "embedding" and d.embedding_note))
+        by_lang = d.flagged_by_lang()
+        print(f"paraphrases: {len(d.matches)} of {len(d.evals)} evaluation prompts paraphrase a training prompt ("
+              + ", ".join(f"{lang} {by_lang.get(lang, 0)}" for lang in ("en", "zh", "zh-Hant")) + f"); thresholds: "
+              f"{limits} (chosen from data: data/SCHEMA.md, `--calibrate`)")
+        if args.calibrate:
+            for line in calibrate(d, load_pairs(), means=d.means or None):
+                print(line)
+        if args.paraphrases:
+            n = write_paraphrase_list(report, args.paraphrases)
+            print(f"wrote {n} flagged evaluation prompts to {args.paraphrases}")
     summary = (f"{len(report.files)} files, {len(report.sft)} SFT rows, {len(report.dpo)} DPO rows, checked against "
-               f"{report.n_eval_prompts} evaluation prompts (near-duplicate Jaccard >= {report.threshold}): "
-               f"{len(report.errors)} errors, {len(report.warnings)} warnings")
+               f"{report.n_eval_prompts} evaluation prompts: {len(report.errors)} errors, "
+               f"{len(report.warnings)} warnings")
     print(summary, file=sys.stderr if report.errors else sys.stdout)
     return 1 if report.errors else 0
 
 
 def run_stats(args) -> int:
-    from decensor.data.check import (CheckReport, default_paths, markdown_balance, markdown_rejected, print_balance,
-                                     print_rejected, read_rows)
+    from decensor.data.stats import markdown_balance, markdown_rejected, print_balance, print_rejected
+    from decensor.data.validate import default_paths, read_rows
 
-    report = CheckReport()
-    read_rows(args.paths or default_paths(), report)
-    for issue in report.errors:
+    rows, issues, _ = read_rows(args.paths or default_paths())
+    for issue in issues:
         print(issue, file=sys.stderr)
+    sft, dpo = [r for r in rows if r.stage == "sft"], [r for r in rows if r.stage == "dpo"]
     if args.markdown:
-        print(markdown_balance(report.sft))
-        if report.dpo:
+        print(markdown_balance(sft))
+        if dpo:
             print()
-            print(markdown_rejected(report.dpo))
+            print(markdown_rejected(dpo))
     else:
-        print_balance(report.sft)
-        print_rejected(report.dpo)
-    return 1 if report.errors else 0
+        print_balance(sft)
+        print_rejected(dpo)
+    return 1 if issues else 0
 
 
 def run_mine(args) -> int:
     from decensor.data.mine import MineArguments, format_summary, mine
+    from decensor.generation import backend_options
 
     if args.threads:
         import torch
@@ -137,6 +176,6 @@ def run_mine(args) -> int:
         dtype=args.dtype, sft=args.sft, out=args.out, tag=args.tag, limit=args.limit, kinds=args.kinds,
         langs=args.langs, max_new_tokens=args.max_new_tokens, batch_size=args.batch_size, do_sample=args.sample,
         enable_thinking=None if args.think is None else args.think == "on", backend=args.backend,
-        progress=not args.no_progress))
+        backend_options=backend_options(args), progress=not args.no_progress))
     print(format_summary(result))
     return 0
