@@ -85,12 +85,29 @@ def test_push_dry_run_adapter(run_dir, tmp_path, monkeypatch, capsys):
     name, results = model_index_to_eval_results(card.data.to_dict()["model-index"])
     assert name == "qwen-tiny-decensor"
     tuned = json.loads((run_dir / "eval" / "tuned" / "results.json").read_text())["metrics"]["overall"]
-    by_type = {r.metric_type: r.metric_value for r in results}
+    base = json.loads((run_dir / "eval" / "base" / "results.json").read_text())["metrics"]["overall"]
+    by_type = {r.metric_type: r.metric_value for r in results if r.dataset_split == "test" and not r.metric_config}
     assert by_type["refusal_rate"] == pytest.approx(tuned["refusal_rate"]["value"], abs=1e-4)
     assert by_type["harmful_refusal_rate"] == pytest.approx(tuned["harmful_refusal_rate"]["value"], abs=1e-4)
     assert {r.task_type for r in results} == {"text-generation"}
+    # the baseline (the base model on the same prompts) and the unseen-topic numbers are in model-index too
+    baseline = {r.metric_type: r.metric_value for r in results
+                if r.dataset_split == "test" and r.metric_config == "baseline: Base"}
+    assert baseline["refusal_rate"] == pytest.approx(base["refusal_rate"]["value"], abs=1e-4)
+    assert set(baseline) == set(by_type)
+    unseen = {(r.metric_type, r.metric_config): r.metric_value for r in results if r.dataset_split == "unseen_topics"}
+    assert ("refusal_rate", None) in unseen and ("refusal_rate", "baseline: Base") in unseen
+    assert not any(k == "harmful_refusal_rate" for k, _ in unseen)  # harmful requests have no unseen topics
+    records = [json.loads(x) for x in (run_dir / "eval" / "tuned" / "answers.jsonl").read_text().splitlines()]
+    from decensor.data.topics import load_topics
+
+    unseen_topics = {t.id for t in load_topics().values() if t.split == "unseen"}
+    refused = [r["judgement"]["answer"]["refusal"] != "none" for r in records
+               if r["kind"] == "sensitive" and r["topic"] in unseen_topics]
+    assert refused and unseen[("refusal_rate", None)] == pytest.approx(sum(refused) / len(refused), abs=1e-4)
     assert "## Intended use" in card.text and "## Training recipe" in card.text and "## Limitations" in card.text
     assert "| Refused (sensitive) |" in card.text and "learning_rate" in card.text
+    assert "### Seen vs unseen topics" in card.text and "Change vs Base (95% CI)" in card.text
     assert json.loads((out / "eval" / "tuned_results.json").read_text())["adapter"]
     # a second dry run into the same (now non-empty) folder refuses instead of mixing files
     assert main(["push", str(run_dir), "--repo-id", "my-org/x", "--dry-run", str(out)]) == 2

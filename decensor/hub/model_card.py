@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml
 
-from decensor.eval.metric_catalog import METRICS, metrics_for, pct
+from decensor.eval.metric_catalog import METRICS, metrics_for, pct, pts
 
 logger = logging.getLogger(__name__)
 
@@ -82,14 +82,12 @@ def _load(path: Path) -> dict | None:
         return None
 
 
-def find_results(run_dir: Path, explicit: list[str] | None = None) -> tuple[dict | None, dict | None]:
-    """(base, tuned) eval results: ``explicit`` = [base, tuned] (or [tuned]), else the newest results
-    found under the run folder (adapter = tuned, no adapter = base)."""
+def find_systems(run_dir: Path, explicit: list[str] | None = None) -> list[dict]:
+    """The eval results the card compares, this model LAST and its baselines before it (the base model
+    first): ``explicit`` in that order, else the newest results under the run folder without an adapter
+    (the base) and with one (this model). Results that cannot be read are skipped with a warning."""
     if explicit:
-        loaded = [_load(Path(p)) for p in explicit]
-        if len(loaded) == 1:
-            return None, loaded[0]
-        return loaded[0], loaded[-1]
+        return [res for res in (_load(Path(p)) for p in explicit) if res is not None]
     base, tuned = None, None
     found = sorted(run_dir.rglob("results.json"))[:50]
     for res in filter(None, (_load(p) for p in found)):
@@ -98,26 +96,60 @@ def find_results(run_dir: Path, explicit: list[str] | None = None) -> tuple[dict
                 tuned = res
         elif base is None or str(res.get("created")) > str(base.get("created")):
             base = res
-    return base, tuned
+    return [res for res in (base, tuned) if res is not None] if tuned else []
 
 
-def eval_results(tuned: dict, model_name: str):
+def find_results(run_dir: Path, explicit: list[str] | None = None) -> tuple[dict | None, dict | None]:
+    """(base, this model): the first and the last of ``find_systems`` (base None when there is only one)."""
+    systems = find_systems(run_dir, explicit)
+    return (systems[0] if len(systems) > 1 else None), (systems[-1] if systems else None)
+
+
+def _labelled(systems: list[dict]) -> list[tuple[str, dict, list[dict]]]:
+    """(label, results, answer records) per system; the last is "This model"."""
+    from decensor.eval.systems import load_system, system_label
+
+    taken, out = {"This model"}, []
+    for i, res in enumerate(systems):
+        label = "This model" if i == len(systems) - 1 else system_label(res, i, taken)
+        out.append((label, res, load_system(Path(res["_dir"]))[1]))
+    return out
+
+
+def _unseen_overall(records: list[dict]) -> dict:
+    from decensor.eval.splits import metrics_by_split
+
+    try:
+        return metrics_by_split(records).get("unseen", {}) if records else {}
+    except ValueError as err:
+        logger.warning("no unseen-topic numbers: %s", err)
+        return {}
+
+
+def eval_results(systems: list[tuple[str, dict, list[dict]]], model_name: str):
+    """model-index entries: this model on all topics (split ``test``) and on unseen topics (split
+    ``unseen_topics``), and the same for every baseline system, marked ``metric_config: baseline: LABEL``."""
     from huggingface_hub import EvalResult
 
-    suite = tuned.get("suite") or {}
     out = []
-    for metric in metrics_for("model_index"):
-        name = metric.key
-        m = tuned["metrics"]["overall"].get(name)
-        if not m or m.get("value") is None:
-            continue
-        out.append(EvalResult(
-            task_type="text-generation", task_name="Censorship and safety evaluation",
-            dataset_type="decensor-eval", dataset_name="decensor evaluation suites",
-            dataset_config=f"suites-{str(suite.get('hash', ''))[:12]}" if suite.get("hash") else None,
-            dataset_split="test", metric_type=name, metric_name=metric.hub_name,
-            metric_value=round(float(m["value"]), 4), verified=False,
-        ))
+    for i, (label, res, records) in enumerate(systems):
+        suite = res.get("suite") or {}
+        baseline = i < len(systems) - 1
+        for split, numbers in (("test", res["metrics"]["overall"]), ("unseen_topics", _unseen_overall(records))):
+            for metric in metrics_for("model_index"):
+                m = numbers.get(metric.key)
+                if not m or m.get("value") is None or (split != "test" and "unseen" not in metric.views):
+                    continue
+                name = metric.hub_name + (" (unseen topics)" if split != "test" else "")
+                out.append(EvalResult(
+                    task_type="text-generation", task_name="Censorship and safety evaluation",
+                    dataset_type="decensor-eval", dataset_name="decensor evaluation suites",
+                    dataset_config=f"suites-{str(suite.get('hash', ''))[:12]}" if suite.get("hash") else None,
+                    dataset_split=split, metric_type=metric.key,
+                    metric_name=f"{name} — baseline: {label}" if baseline else name,
+                    metric_config=f"baseline: {label}" if baseline else None,
+                    metric_value=round(float(m["value"]), 4), verified=False,
+                ))
     return out
 
 
@@ -161,36 +193,80 @@ def _find_key(obj, key):
 # --------------------------------------------------------------------------------------------- card
 
 
-def _eval_table(base: dict | None, tuned: dict) -> str:
-    rows = ["| Metric | Better | " + ("Base | " if base else "") + "This model (95% CI) |" + (" Change |" if base else ""),
-            "| --- | --- | " + ("---: | " if base else "") + "---: |" + (" ---: |" if base else "")]
+def _ci(m: dict | None) -> str:
+    return "n/a" if not m else f"{pct(m['value'], 1)} ({pct(m['ci_low'], 1)}–{pct(m['ci_high'], 1)})"
+
+
+def _change(c: dict | None) -> str:
+    if not c:
+        return "n/a"
+    return f"{pts(c['delta'], 1)} [{pts(c['ci_low'], 1)}, {pts(c['ci_high'], 1)}] {c['verdict']}"
+
+
+def _md_table(header: list[str], rows: list[list[str]]) -> str:
+    return "\n".join(["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
+                     + ["| " + " | ".join(r) + " |" for r in rows])
+
+
+def _eval_section(systems: list[tuple[str, dict, list[dict]]]) -> list[str]:
+    """The comparison the report makes, in Markdown: every system per metric with 95% CIs and this model's
+    paired change against the base; seen vs unseen topics; capability with the gate's verdict."""
+    from decensor.eval.capability import capability_verdict
+    from decensor.eval.splits import metrics_by_split
+    from decensor.eval.systems import compare_systems
+
+    labels = [label for label, _, _ in systems]
+    (base_label, base, base_recs), (_, this, this_recs) = systems[0], systems[-1]
+    comp = compare_systems(base_recs, this_recs) if len(systems) > 1 and base_recs and this_recs else None
+    change_head = [f"Change vs {base_label} (95% CI)"] if comp else []
+    rows = []
     for metric in METRICS:
-        t = tuned["metrics"]["overall"].get(metric.key)
-        if not t:
+        if metric.key not in this["metrics"]["overall"]:
             continue
-        b = (base or {}).get("metrics", {}).get("overall", {}).get(metric.key) if base else None
-        cells = [metric.title, metric.direction]
-        if base:
-            cells.append(pct(b["value"], 1) if b else "n/a")
-        cells.append(f"{pct(t['value'], 1)} ({pct(t['ci_low'], 1)}–{pct(t['ci_high'], 1)})")
-        if base:
-            cells.append(f"{100 * (t['value'] - b['value']):+.1f} pts" if b else "n/a")
-        rows.append("| " + " | ".join(cells) + " |")
-    return "\n".join(rows)
+        row = [metric.title, metric.direction] + [_ci(res["metrics"]["overall"].get(metric.key)) for _, res, _ in systems]
+        rows.append(row + ([_change(comp["metrics"].get(metric.key))] if comp else []))
+    out = [_md_table(["Metric", "Better"] + labels + change_head, rows), ""]
+    if comp:
+        out += [f"Changes are paired on the same prompts ({base_label} vs this model) with bootstrap 95% CIs; "
+                "better/worse means the interval excludes zero.", ""]
+    try:
+        splits = [metrics_by_split(recs) if recs else {} for _, _, recs in systems]
+    except ValueError as err:
+        splits = []
+        out += [f"No seen/unseen split: {err}", ""]
+    if any("unseen" in s for s in splits):
+        rows = []
+        for metric in METRICS:
+            if "unseen" not in metric.views or not any(metric.key in s.get("unseen", {}) for s in splits):
+                continue
+            row = [metric.title] + [_ci(s.get(split, {}).get(metric.key)) for s in splits for split in ("seen", "unseen")]
+            rows.append(row + ([_change((comp["by_split"].get("unseen") or {}).get(metric.key))] if comp else []))
+        header = ["Metric"] + [f"{lab}, {split}" for lab in labels for split in ("seen", "unseen")]
+        out += ["### Seen vs unseen topics", "",
+                "Unseen topics (`split: unseen` in data/topics.yaml) never appear in the training data.", "",
+                _md_table(header + ([f"Change on unseen vs {base_label}"] if comp else []), rows), ""]
+    out += _capability_section(base if len(systems) > 1 else None, this, capability_verdict)
+    return out
 
 
-def _capability_table(base: dict | None, tuned: dict) -> str:
+def _capability_section(base: dict | None, tuned: dict, verdict) -> list[str]:
     cap = (tuned.get("capability") or {}).get("tasks") or {}
     if not cap:
-        return ""
+        return []
     bcap = ((base or {}).get("capability") or {}).get("tasks") or {}
-    rows = ["| Task | Metric | Base | This model |", "| --- | --- | ---: | ---: |"]
-    for task, t in cap.items():
-        b = bcap.get(task)
-        fmt = (lambda x: "n/a" if not x or x.get("value") is None else
-               f"{x['value']:.3f}" + (f" ± {x['stderr']:.3f}" if x.get("stderr") else ""))
-        rows.append(f"| {task} | {t.get('metric', '')} | {fmt(b)} | {fmt(t)} |")
-    return "### General capability\n\n" + "\n".join(rows) + "\n"
+    gate = verdict((base or {}).get("capability"), tuned.get("capability"))
+
+    def fmt(x):
+        return "n/a" if not x or x.get("value") is None else \
+            f"{x['value']:.3f}" + (f" ± {x['stderr']:.3f}" if x.get("stderr") else "")
+
+    rows = [[task, t.get("metric", ""), fmt(bcap.get(task)), fmt(t),
+             ("REGRESSION" if gate["tasks"][task]["regressed"] else "ok") if gate and task in gate["tasks"] else "n/a"]
+            for task, t in cap.items()]
+    out = ["### General capability", "", _md_table(["Task", "Metric", "Base", "This model", "Gate"], rows), ""]
+    if gate:
+        out += [f"Capability gate: {gate['rule']}.", ""]
+    return out
 
 
 def build_model_card(run_dir: str | Path, repo_id: str, merged: bool = False, results: list[str] | None = None,
@@ -209,7 +285,8 @@ def build_model_card(run_dir: str | Path, repo_id: str, merged: bool = False, re
     if not base:
         raise ValueError(f"{run_dir}/adapter_config.json has no base_model_name_or_path; pass --base-model")
     lic = base_license(base)
-    base_res, tuned_res = find_results(run_dir, results)
+    systems = _labelled(find_systems(run_dir, results))
+    tuned_res = systems[-1][1] if systems else None
     name = repo_id.split("/")[-1]
     stage = str(_find_key(recipe, "stage") or "") if recipe else ""
     tags = ["decensor", "censorship", "chinese", "text-generation"] + (["merged"] if merged else ["lora", "peft"])
@@ -225,7 +302,7 @@ def build_model_card(run_dir: str | Path, repo_id: str, merged: bool = False, re
         base_model=base, license=lic.get("license"), license_name=lic.get("license_name"),
         license_link=lic.get("license_link"), datasets=hub_datasets or None, language=["en", "zh"],
         library_name="transformers" if merged else "peft", pipeline_tag="text-generation", tags=tags,
-        model_name=name, eval_results=eval_results(tuned_res, name) if tuned_res else None,
+        model_name=name, eval_results=eval_results(systems, name) if systems else None,
     )
     what = "full model weights (the LoRA adapter merged into the base model)" if merged else \
         "a LoRA adapter (load it on top of the base model with peft)"
@@ -276,7 +353,7 @@ def build_model_card(run_dir: str | Path, repo_id: str, merged: bool = False, re
         body += [f"Evaluated with `decensor eval` on {suite.get('n_prompts', '?')} bilingual prompts (sensitive, "
                  f"everyday, harmful and control suites; suite hash `{str(suite.get('hash', ''))[:16]}`), judge "
                  f"`{judge.get('name')}` v{judge.get('version')}. Rates are shares of answers with 95% bootstrap "
-                 "confidence intervals.", "", _eval_table(base_res, tuned_res), "", _capability_table(base_res, tuned_res)]
+                 "confidence intervals.", ""] + _eval_section(systems)
     else:
         body += ["No evaluation results were found in the run folder (run `decensor eval run` and pass them with "
                  "`--results base.json tuned.json`).", ""]

@@ -13,7 +13,6 @@ seen/unseen tables; the capability verdict comes from ``decensor.eval.capability
 from __future__ import annotations
 
 import json
-import logging
 import math
 import time
 from collections import defaultdict
@@ -23,11 +22,9 @@ from decensor import __version__
 from decensor.data.topics import load_topics
 from decensor.eval.capability import GATE_RULE, capability_verdict
 from decensor.eval.metric_catalog import METRICS, METRICS_BY_KEY, keys_for, pct, pts
-from decensor.eval.metrics import compare_records
-from decensor.eval.runner import load_records, load_results
-from decensor.eval.splits import compare_by_split, metrics_by_split
+from decensor.eval.splits import metrics_by_split
+from decensor.eval.systems import compare_systems, load_system, system_label
 
-logger = logging.getLogger(__name__)
 REPORT_FORMAT = "decensor-report/2"
 
 KIND_TITLES = {
@@ -56,30 +53,6 @@ def _clean(obj):
     if isinstance(obj, (list, tuple)):
         return [_clean(v) for v in obj]
     return obj
-
-
-def model_label(results: dict, index: int, taken: set[str], label: str | None = None) -> str:
-    """A short, unique name for a system: the given label, the results' own ``label``, "Base" for the
-    first, else the adapter folder, "... + system prompt" or the model folder."""
-    label = label or results.get("label")
-    if not label:
-        system_prompt = (results.get("generation") or {}).get("system_prompt")
-        if index == 0:
-            label = "Base"
-        elif results.get("adapter") and results["adapter"].get("path"):
-            label = Path(results["adapter"]["path"].rstrip("/")).name
-        elif system_prompt:
-            label = "Base + system prompt"
-        else:
-            label = Path(str(results["model"].get("name_or_path", "")).rstrip("/")).name
-        label = label or f"System {index + 1}"
-        if index > 0 and label.lower() == "base":
-            label = f"System {index + 1}"
-    base, n = label, 2
-    while label in taken:
-        label, n = f"{base} ({n})", n + 1
-    taken.add(label)
-    return label
 
 
 # ----------------------------------------------------------------------------------------- summary
@@ -543,26 +516,6 @@ def _model_entry(res: dict, label: str, index: int, n_answers: int) -> dict:
     }
 
 
-def _with_verdicts(comparison: dict) -> dict:
-    """Each paired difference gets its verdict in words: better / worse (significant) or no clear change."""
-    for c in comparison.values():
-        c["verdict"] = ("better" if c["better"] else "worse") if c["significant"] else "no clear change"
-    return comparison
-
-
-def _compare(base: list[dict], other: list[dict], n_boot: int) -> dict:
-    """Paired differences of ``other`` against ``base``: overall, per language and per topic split."""
-    by_lang = {lang: _with_verdicts(compare_records([r for r in base if r["lang"] == lang],
-                                                    [r for r in other if r["lang"] == lang], n_boot))
-               for lang in sorted({r["lang"] for r in base})}
-    try:
-        by_split = {s: _with_verdicts(c) for s, c in compare_by_split(base, other, n_boot).items()}
-    except ValueError as err:
-        logger.warning("no seen/unseen comparison: %s", err)
-        by_split = {}
-    return {"metrics": _with_verdicts(compare_records(base, other, n_boot)), "by_lang": by_lang, "by_split": by_split}
-
-
 def build_report(results_paths: list[str | Path], title: str | None = None, judge_check: str | Path | None = None,
                  n_boot: int = 1000, labels: list[str] | None = None) -> dict:
     if not results_paths:
@@ -572,15 +525,10 @@ def build_report(results_paths: list[str | Path], title: str | None = None, judg
     taken: set[str] = set()
     models, record_sets = [], []
     for i, path in enumerate(results_paths):
-        res = load_results(path)
-        try:
-            records = load_records(res)
-        except FileNotFoundError:  # metrics still show; comparisons and examples need the answers
-            logger.warning("%s: answers file missing; no paired comparison or examples for it", path)
-            records = []
+        res, records = load_system(path)
         record_sets.append(records)
-        models.append(_model_entry(res, model_label(res, i, taken, labels[i] if labels else None), i, len(records)))
-    comparisons = [{"model": m["label"], **_compare(record_sets[0], recs, n_boot)}
+        models.append(_model_entry(res, system_label(res, i, taken, labels[i] if labels else None), i, len(records)))
+    comparisons = [{"model": m["label"], **compare_systems(record_sets[0], recs, n_boot)}
                    for m, recs in zip(models[1:], record_sets[1:]) if recs and record_sets[0]]
     present = [k for k in [m.key for m in METRICS] + sorted({k for x in models for k in x["metrics"]["overall"]})
                if any(k in x["metrics"]["overall"] for x in models)]
