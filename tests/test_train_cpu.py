@@ -138,3 +138,41 @@ def test_cli_train(tiny_model_dir, data, tmp_path):
     assert main(["train", str(recipe), "--max_steps", "2"]) == 0
     assert json.loads((tmp_path / "run" / "run_complete.json").read_text())["global_step"] == 2
     assert main(["train", str(recipe)]) == 2
+
+
+def test_mixing_weights_by_kind_and_file(data, tmp_path):
+    """Oversample a kind and thin out a file, deterministically for a seed (issue 15: mixing weights)."""
+    from collections import Counter
+
+    from decensor.data.loading import DataArguments, load_dataset_for
+    from train_helpers import data_row, write_rows
+
+    extra = write_rows(tmp_path / "extra.jsonl", [data_row(i, "sft") for i in range(100, 110)])
+    args = DataArguments(dataset=[str(data[0]), str(extra)], mix={"innocent": 2.5, "extra.jsonl": 0.5})
+    first = load_dataset_for("sft", args, seed=1)
+    plain = load_dataset_for("sft", DataArguments(dataset=args.dataset), seed=1).train
+    before = Counter(zip(plain["kind"], plain["data_file"]))
+    after = Counter(zip(first.train["kind"], first.train["data_file"]))
+    a, b = str(data[0] / "a.jsonl"), str(extra)
+    assert after[("sensitive", a)] == before[("sensitive", a)]                       # weight 1
+    assert after[("innocent", a)] == 2 * before[("innocent", a)] + round(0.5 * before[("innocent", a)])
+    assert after[("sensitive", b)] == round(0.5 * before[("sensitive", b)])
+    assert after[("innocent", b)] == round(1.25 * before[("innocent", b)])            # 2.5 x 0.5
+    assert first.mixture["rows_after"] == len(first.train) == sum(after.values())
+    assert first.mixture["by_kind_after"]["innocent"] == after[("innocent", a)] + after[("innocent", b)]
+    again = load_dataset_for("sft", args, seed=1).train
+    assert again["id"] == first.train["id"]                                           # deterministic
+    assert load_dataset_for("sft", args, seed=2).train["id"] != first.train["id"]
+
+
+def test_mixture_is_recorded_in_the_run_folder(tiny_model_dir, data, tmp_path):
+    import yaml
+
+    from decensor.train import run_recipe
+
+    out = run_recipe(tiny_recipe(tmp_path / "sft.yaml", tiny_model_dir("qwen2"), "qwen2", "sft", data[0],
+                                 tmp_path / "run", max_steps=1, save_strategy="no"), ["--mix", '{"innocent": 3}'])
+    mixture = json.loads((out / "mixture.json").read_text())
+    assert mixture["weights"] == {"innocent": 3} and mixture["by_kind_after"]["innocent"] == 3 * 5
+    resolved = yaml.safe_load((out / "recipe.resolved.yaml").read_text())
+    assert resolved["mix"] == {"innocent": 3} and resolved["mixture"]["rows_after"] == mixture["rows_after"]

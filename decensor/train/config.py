@@ -335,6 +335,8 @@ def parse_recipe(source: RecipeSource, args: list[str] | None = None, build_trai
 
     classes = _argument_classes(stage)
     recipe, model, data = (build(c) for c in classes[:3])
+    if "mix" in raw:
+        raw["mix"] = data.mix   # JSON from the command line, as the mapping it stands for
     data.dataset = _expand_datasets(data.dataset, *origin.get("dataset", (source.path, None)))
     check_ranges(values, origin)
     if not model.model_name_or_path:
