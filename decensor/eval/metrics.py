@@ -188,6 +188,8 @@ def corrected_rates(records: Sequence[dict], outcomes: Sequence[dict], n_boot: i
         gold = np.array([o["gold"][label] for o in rows], dtype=bool)
         if gold.sum() < MIN_CLASS or (~gold).sum() < MIN_CLASS:
             rows, kinds = list(outcomes), ("all",)
+        if not rows:
+            continue
         pred = np.array([o["pred"][label] for o in rows], dtype=bool)
         gold = np.array([o["gold"][label] for o in rows], dtype=bool)
 
