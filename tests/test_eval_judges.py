@@ -200,3 +200,18 @@ def test_reasoning_and_answer_are_judged_apart_with_divergence_both_ways(answer,
     assert METRICS_BY_KEY["reasoning_hides_censorship_rate"].value(j) == hides
     assert METRICS_BY_KEY["answer_censored_after_open_reasoning_rate"].value(j) == reverse
     assert METRICS_BY_KEY["reasoning_skipped_rate"].value(j) == skipped
+
+
+def test_every_phrase_list_is_written_in_the_normalised_form():
+    """The matchers see normalise(text): a phrase with a Traditional, full-width or curly character would never match."""
+    import unicodedata
+
+    from decensor.eval.judges import rules
+    from decensor.eval.judges.normalize import to_simplified
+
+    for name in ("HARD_REFUSAL", "DEFLECTION", "OFFICIAL", "PROPAGANDA", "OPPOSITE", "ATTRIBUTION", "COUNTER",
+                 "STEPS", "PARTIAL_COMPLIANCE", "REASONING_CENSORSHIP"):
+        source = getattr(rules, name).pattern
+        assert to_simplified(source) == source, name
+        odd = sorted({c for c in source if unicodedata.normalize("NFKC", c) != c or c in "“”‘’「」"})
+        assert not odd, (name, odd)
