@@ -168,7 +168,13 @@ def load_dataset_for(stage: str, args: DataArguments, seed: int = 42) -> LoadedD
         keep = list(columns) + [c for c in META_COLUMNS if any(c in r for r in rows)]
         parts.append(Dataset.from_list([{c: r.get(c) for c in keep} for r in rows]))
     for hub_id in (s for s in args.dataset if _is_hub_id(s)):
-        ds = load_dataset(hub_id, split="train")
+        try:
+            ds = load_dataset(hub_id, split="train")
+        except Exception as err:  # offline, no such repo, no access: the user's path or id is wrong
+            reason = (str(err).strip().splitlines() or [type(err).__name__])[0]
+            raise UserError(f"{hub_id!r} is not a local file or folder, and not a Hub dataset that loads ({reason})",
+                            field="dataset", hint="check the path (relative to the repository or the current "
+                                                  "folder) or the Hub id") from None
         missing = [c for c in columns if c not in ds.column_names]
         if missing:
             raise DataError(hub_id, None, f"Hub dataset lacks columns {missing}")
