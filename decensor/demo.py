@@ -19,7 +19,7 @@ import logging
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from rich.console import Console
@@ -40,16 +40,16 @@ class DemoSettings:
     batch_size: int = 16
     mine_limit: int = 96              # training prompts answered for on-policy pairs
     mine_max_new_tokens: int = 128
-    sft_overrides: tuple[str, ...] = ()
-    dpo_overrides: tuple[str, ...] = ()
+    sft_overrides: dict = field(default_factory=dict)   # typed recipe overrides, e.g. {"max_steps": 2}
+    dpo_overrides: dict = field(default_factory=dict)
     capability_limit: float | None = None
     eval_kinds: tuple[str, ...] | None = None
 
     @classmethod
     def quick(cls) -> DemoSettings:
         return cls(pairs_per_topic=1, eval_max_new_tokens=24, batch_size=16, mine_limit=8, mine_max_new_tokens=24,
-                   sft_overrides=("max_steps=2", "save_steps=1", "max_length=256"),
-                   dpo_overrides=("max_steps=2", "save_steps=1", "max_length=256"),
+                   sft_overrides={"max_steps": 2, "save_steps": 1, "max_length": 256},
+                   dpo_overrides={"max_steps": 2, "save_steps": 1, "max_length": 256},
                    capability_limit=8, eval_kinds=("harmful", "control"))
 
 
@@ -114,15 +114,16 @@ class Demo:
         from decensor.train import run_recipe
 
         s = self.settings
-        overrides = [f"output_dir={self.run / stage}"]
+        overrides = {"output_dir": str(self.run / stage)}
         if stage == "sft":
-            overrides += list(s.sft_overrides)
+            overrides.update(s.sft_overrides)
         else:
             # curated pairs plus the pairs mined from this model in stage 3 (not the shipped mined file)
             curated = sorted(str(p) for p in (DATA_DIR / "dpo").glob("*.jsonl") if not p.name.startswith("mined-"))
-            data = ", ".join(curated + [str(self.run / "mined.jsonl")])
-            overrides += [f"init_adapter={self.run / 'sft'}", f"dataset=[{data}]", *s.dpo_overrides]
-        out = run_recipe(RECIPES_DIR / "demo-cpu" / f"{stage}.yaml", overrides)
+            mined = self.run / "mined.jsonl"   # an empty data file is an error: none mined, none listed
+            mined_list = [str(mined)] if mined.is_file() and mined.stat().st_size else []
+            overrides.update(init_adapter=str(self.run / "sft"), dataset=curated + mined_list, **s.dpo_overrides)
+        out = run_recipe(RECIPES_DIR / "demo-cpu" / f"{stage}.yaml", overrides=overrides)
         return {"run_dir": str(out)}
 
     def report(self) -> dict:
