@@ -19,7 +19,7 @@ from markupsafe import escape
 from decensor.testing import build_tiny_adapter
 
 from decensor.cli import main
-from decensor.eval.metric_catalog import METRICS_BY_KEY, pct
+from decensor.eval.metric_catalog import METRICS, METRICS_BY_KEY, pct
 from decensor.report.pdf import find_chromium, headless_command
 
 EVIL = '<script>alert("x")</script><img src="http://evil.example/x.png" onerror="steal()">'
@@ -105,6 +105,12 @@ def test_report_files_and_summary_numbers(report_dir, eval_runs):
     assert f"official line in {pct(base['official_narrative_rate']['value'])}" in summary
     assert f"refused {pct(tuned['harmful_refusal_rate']['value'])} of" in summary
     assert "in Chinese" in summary and "in English" in summary
+    # the summary leads with the catalog's lead metric (answered correctly), this system against the base
+    lead = [m for m in METRICS if "lead" in m.views]
+    assert lead and lead[0].key in tuned
+    assert summary.startswith(f"{lead[0].title}: adapter-dpo {pct(tuned[lead[0].key]['value'])} (95% CI "
+                              f"{pct(tuned[lead[0].key]['ci_low'])}–{pct(tuned[lead[0].key]['ci_high'])}), "
+                              f"base {pct(base[lead[0].key]['value'])}")
     # the same paragraph leads the HTML and the Markdown
     html = (report_dir / "report.html").read_text(encoding="utf-8")
     md = (report_dir / "report.md").read_text(encoding="utf-8")
@@ -212,8 +218,12 @@ def test_report_on_n_systems_against_the_base(three_systems, tmp_path):
     rows = {r["key"]: r for r in sp["rows"]}
     cell = rows["refusal_rate"]["cells"][2]["splits"]
     assert [c["split"] for c in cell] == ["seen", "unseen"]
-    assert cell[1]["value"]["value"] == 0.0 and cell[1]["vs_base"]["verdict"] == "better"
-    assert rows["refusal_rate"]["cells"][0]["splits"][1]["value"]["value"] == 1.0
+    for name, cells in (("base", rows["refusal_rate"]["cells"][0]["splits"]), ("tuned", cell)):
+        by_split = json.loads((runs / name / "results.json").read_text())["metrics"]["by_split"]
+        assert [c["value"] for c in cells] == [by_split["seen"]["refusal_rate"], by_split["unseen"]["refusal_rate"]]
+    # the paired difference on unseen topics comes from the (doctored) answers: every refusal gone
+    assert cell[1]["vs_base"]["base"] == 1.0 and cell[1]["vs_base"]["tuned"] == 0.0
+    assert cell[1]["vs_base"]["verdict"] == "better" and rows["refusal_rate"]["cells"][0]["splits"][1]["vs_base"] is None
     # what worked and what did not, equally plainly; every overall comparison is in exactly one list
     f = report["findings"]
     assert f["system"] == "adapter-dpo"

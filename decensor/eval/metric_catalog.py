@@ -191,8 +191,8 @@ def pct(x: float | None, digits: int = 0) -> str:
     return f"{100 * x:.{digits}f}%"
 
 
-def pts(delta: float | None, digits: int = 0) -> str:
-    """A difference of shares in percentage points (``-0.4`` -> ``"-40 pts"``)."""
+def pts(delta: float | None, digits: int = 0, unit: str = " pts") -> str:
+    """A difference of shares in signed percentage points (``-0.4`` -> ``"-40 pts"``; ``unit=""``: ``"-40"``)."""
     if delta is None or (isinstance(delta, float) and math.isnan(delta)):
         return "n/a"
-    return f"{100 * delta:+.{digits}f} pts"
+    return f"{100 * delta:+.{digits}f}{unit}"

@@ -6,9 +6,8 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from decensor.eval.metrics import compare_records
+from decensor.eval.metrics import compare_by_split, compare_records, compute_metrics
 from decensor.eval.runner import load_records, load_results
-from decensor.eval.splits import compare_by_split
 
 logger = logging.getLogger(__name__)
 
@@ -61,9 +60,13 @@ def compare_systems(base: list[dict], other: list[dict], n_boot: int = 1000) -> 
     by_lang = {lang: with_verdicts(compare_records([r for r in base if r["lang"] == lang],
                                                    [r for r in other if r["lang"] == lang], n_boot))
                for lang in sorted({r["lang"] for r in base})}
-    try:
-        by_split = {s: with_verdicts(c) for s, c in compare_by_split(base, other, n_boot).items()}
-    except ValueError as err:
-        logger.warning("no seen/unseen comparison: %s", err)
-        by_split = {}
+    by_split = {s: with_verdicts(c) for s, c in compare_by_split(base, other, n_boot).items()}
     return {"metrics": with_verdicts(compare_records(base, other, n_boot)), "by_lang": by_lang, "by_split": by_split}
+
+
+def split_metrics(metrics: dict, records: list[dict], n_boot: int = 1000) -> dict[str, dict]:
+    """split ("seen" / "unseen" / "unlisted") -> {metric: {value, ci_low, ci_high, n}}: the results'
+    ``metrics["by_split"]``, or computed from the answers for results written before eval recorded it."""
+    if "by_split" in metrics:
+        return metrics["by_split"]
+    return compute_metrics(records, n_boot)["by_split"] if records else {}

@@ -116,26 +116,19 @@ def _labelled(systems: list[dict]) -> list[tuple[str, dict, list[dict]]]:
     return out
 
 
-def _unseen_overall(records: list[dict]) -> dict:
-    from decensor.eval.splits import metrics_by_split
-
-    try:
-        return metrics_by_split(records).get("unseen", {}) if records else {}
-    except ValueError as err:
-        logger.warning("no unseen-topic numbers: %s", err)
-        return {}
-
-
 def eval_results(systems: list[tuple[str, dict, list[dict]]], model_name: str):
     """model-index entries: this model on all topics (split ``test``) and on unseen topics (split
     ``unseen_topics``), and the same for every baseline system, marked ``metric_config: baseline: LABEL``."""
     from huggingface_hub import EvalResult
 
+    from decensor.eval.systems import split_metrics
+
     out = []
     for i, (label, res, records) in enumerate(systems):
         suite = res.get("suite") or {}
         baseline = i < len(systems) - 1
-        for split, numbers in (("test", res["metrics"]["overall"]), ("unseen_topics", _unseen_overall(records))):
+        unseen = split_metrics(res["metrics"], records).get("unseen", {})
+        for split, numbers in (("test", res["metrics"]["overall"]), ("unseen_topics", unseen)):
             for metric in metrics_for("model_index"):
                 m = numbers.get(metric.key)
                 if not m or m.get("value") is None or (split != "test" and "unseen" not in metric.views):
@@ -212,8 +205,7 @@ def _eval_section(systems: list[tuple[str, dict, list[dict]]]) -> list[str]:
     """The comparison the report makes, in Markdown: every system per metric with 95% CIs and this model's
     paired change against the base; seen vs unseen topics; capability with the gate's verdict."""
     from decensor.eval.capability import capability_verdict
-    from decensor.eval.splits import metrics_by_split
-    from decensor.eval.systems import compare_systems
+    from decensor.eval.systems import compare_systems, split_metrics
 
     labels = [label for label, _, _ in systems]
     (base_label, base, base_recs), (_, this, this_recs) = systems[0], systems[-1]
@@ -229,11 +221,7 @@ def _eval_section(systems: list[tuple[str, dict, list[dict]]]) -> list[str]:
     if comp:
         out += [f"Changes are paired on the same prompts ({base_label} vs this model) with bootstrap 95% CIs; "
                 "better/worse means the interval excludes zero.", ""]
-    try:
-        splits = [metrics_by_split(recs) if recs else {} for _, _, recs in systems]
-    except ValueError as err:
-        splits = []
-        out += [f"No seen/unseen split: {err}", ""]
+    splits = [split_metrics(res["metrics"], recs) for _, res, recs in systems]
     if any("unseen" in s for s in splits):
         rows = []
         for metric in METRICS:

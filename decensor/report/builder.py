@@ -22,8 +22,7 @@ from decensor import __version__
 from decensor.data.topics import load_topics
 from decensor.eval.capability import GATE_RULE, capability_verdict
 from decensor.eval.metric_catalog import METRICS, METRICS_BY_KEY, keys_for, pct, pts
-from decensor.eval.splits import metrics_by_split
-from decensor.eval.systems import compare_systems, load_system, system_label
+from decensor.eval.systems import compare_systems, load_system, split_metrics, system_label
 
 REPORT_FORMAT = "decensor-report/2"
 
@@ -59,7 +58,7 @@ def _clean(obj):
 
 
 def _delta_text(c: dict) -> str:
-    return f"{pts(c['delta'])}, 95% CI {100 * c['ci_low']:+.0f} to {100 * c['ci_high']:+.0f}"
+    return f"{pts(c['delta'])}, 95% CI {pts(c['ci_low'], unit='')} to {pts(c['ci_high'], unit='')}"
 
 
 def build_summary(models: list[dict], comparisons: list[dict]) -> str:
@@ -79,8 +78,8 @@ def build_summary(models: list[dict], comparisons: list[dict]) -> str:
         if not c:
             return ""
         if c["significant"]:
-            return (f" — a change of {100 * c['delta']:+.0f} points whose 95% CI "
-                    f"({100 * c['ci_low']:+.0f} to {100 * c['ci_high']:+.0f}) excludes zero")
+            return (f" — a change of {pts(c['delta'], unit=' points')} whose 95% CI "
+                    f"({pts(c['ci_low'], unit='')} to {pts(c['ci_high'], unit='')}) excludes zero")
         return " — a change within the margin of error"
 
     for metric in [m for m in METRICS if "lead" in m.views]:
@@ -398,17 +397,12 @@ def language_table(models: list[dict], comparisons: list[dict]) -> dict:
 
 def split_table(models: list[dict], record_sets: list[list[dict]], comparisons: list[dict], n_boot: int) -> dict:
     """Seen vs unseen topics for every system (values with CIs) and, on each split, the paired difference
-    against the base."""
+    against the base, for the catalog's ``unseen`` view metrics."""
     topics = load_topics()
-    by_split = []
-    try:
-        for recs in record_sets:
-            by_split.append(metrics_by_split(recs, n_boot) if recs else {})
-    except ValueError as err:
-        return {"available": False, "note": str(err), "rows": []}
-    present_topics = {r["topic"] for recs in record_sets for r in recs}
-    n_topics = {s: sum(1 for t in present_topics if topics[t].split == s) for s in SPLIT_TITLES}
-    if not n_topics["unseen"]:
+    by_split = [split_metrics(m["metrics"], recs, n_boot) for m, recs in zip(models, record_sets)]
+    present_topics = {t for m in models for t in m["metrics"].get("by_topic", {})}
+    n_topics = {s: sum(1 for t in present_topics if t in topics and topics[t].split == s) for s in SPLIT_TITLES}
+    if not any("unseen" in ms for ms in by_split):
         return {"available": False, "rows": [], "n_topics": n_topics,
                 "note": "None of the evaluated prompts is on an unseen topic (split: unseen in data/topics.yaml)."}
     comp_by_label = {c["model"]: c.get("by_split", {}) for c in comparisons}
@@ -422,7 +416,7 @@ def split_table(models: list[dict], record_sets: list[list[dict]], comparisons: 
                                       "vs_base": (comp_by_label.get(m["label"], {}).get(s) or {}).get(key)
                                       if i else None} for s in SPLIT_TITLES]})
         rows.append({**_metric_row(key), "cells": cells})
-    unseen = sorted(t for t in present_topics if topics[t].split == "unseen")
+    unseen = sorted(t for t in present_topics if t in topics and topics[t].split == "unseen")
     return {"available": True, "note": None, "n_topics": n_topics, "unseen_topics": unseen,
             "splits": [{"split": s, "title": t} for s, t in SPLIT_TITLES.items()], "rows": rows}
 
