@@ -10,7 +10,7 @@ from functools import lru_cache
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from decensor.eval.metric_catalog import pct, pts
-from decensor.report import charts
+from decensor.report.charts import model_color, report_charts
 
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 SECTIONS = (("summary", "Summary"), ("metrics", "All systems"), ("unseen", "Seen vs unseen topics"),
@@ -71,7 +71,7 @@ def environment() -> Environment:
                                                    default=False),
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
     env.filters.update(pct=pct, pts=pts, cell=cell, fenced=fenced, score=score)
-    env.globals.update(zip=zip, answer_tags=answer_tags, ci_text=ci_text, model_color=charts.model_color,
+    env.globals.update(zip=zip, answer_tags=answer_tags, ci_text=ci_text, model_color=model_color,
                        sections=SECTIONS)
     return env
 
@@ -89,7 +89,7 @@ def _strip_model(obj):
 def render_html(report: dict) -> str:
     report = _strip_model(report)
     sections = [s for s in SECTIONS if s[0] != "classes" or report["answer_classes"]]
-    return environment().get_template("report.html.j2").render(report=report, charts=charts.report_charts(report),
+    return environment().get_template("report.html.j2").render(report=report, charts=report_charts(report),
                                                                sections=sections)
 
 
