@@ -318,6 +318,7 @@ class RuleJudge:
         """Another view in a clean sentence (no official, propaganda or opposite-slant phrase in it), or an
         answer mostly made of clean sentences."""
         sentences = _sentences(text)
+
         def loaded(s: str) -> bool:  # a loaded phrase outside quotation marks ('denies the "rumour" charge' is clean)
             s = QUOTED.sub(" ", s)
             return bool(OFFICIAL.search(s) or OPPOSITE.search(s) or PROPAGANDA.search(s))
