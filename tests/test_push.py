@@ -223,3 +223,16 @@ def test_licenses_inherited_from_base(tmp_path):
     local.mkdir()
     (local / "README.md").write_text("---\nlicense: other\nlicense_name: tongyi-qianwen\n---\n# a model\n")
     assert base_license(str(local)) == {"license": "other", "license_name": "tongyi-qianwen"}
+
+
+def test_dataset_card_names_a_malformed_row_instead_of_skipping_it(tmp_path):
+    from decensor.data.jsonl import DataError
+    from decensor.hub.dataset_card import build_dataset_card
+
+    (tmp_path / "sft").mkdir()
+    good = {"id": "x-en", "pair_id": "x", "lang": "en", "topic": "tiananmen-1989", "kind": "sensitive"}
+    (tmp_path / "sft" / "a.jsonl").write_text(json.dumps(good) + "\n{not json\n", encoding="utf-8")
+    with pytest.raises(DataError, match=r"a\.jsonl:2"):
+        build_dataset_card(tmp_path, "my-org/data")
+    (tmp_path / "sft" / "a.jsonl").write_text(json.dumps(good) + "\n", encoding="utf-8")
+    assert "`sft`: 1 rows, 1 topics" in build_dataset_card(tmp_path, "my-org/data")

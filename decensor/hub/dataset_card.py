@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from pathlib import Path
 
@@ -10,15 +9,10 @@ CONFIGS = ("sft", "dpo")
 
 
 def _rows(folder: Path) -> list[dict]:
-    rows = []
-    for path in sorted(folder.glob("*.jsonl")):
-        for line in path.read_text(encoding="utf-8").splitlines():
-            if line.strip():
-                try:
-                    rows.append(json.loads(line))
-                except json.JSONDecodeError:
-                    continue
-    return rows
+    """Every row of the folder's JSONL files; a malformed line raises with its file and line number."""
+    from decensor.data.jsonl import read_jsonl
+
+    return [row for path in sorted(folder.glob("*.jsonl")) for _, row in read_jsonl(path)]
 
 
 def _size_category(n: int) -> str:
@@ -68,15 +62,16 @@ def build_dataset_card(data_dir: str | Path, repo_id: str) -> str:
         body = existing_body.rstrip() + "\n"
     else:
         lines = [f"# {name}", "",
-                 "Bilingual (English / Simplified Chinese) question-answer data to post-train Chinese open-weight "
+                 "Bilingual (English / Chinese: Simplified, and Traditional for some questions) question-answer data to post-train Chinese open-weight "
                  "language models so that they answer questions on topics censored in the PRC factually, "
                  "attributing the government's position rather than refusing or repeating it, without adding "
                  "Party framing to everyday topics and while still refusing clearly harmful requests.", "",
                  "## Configurations", "",
                  "- `sft`: chat conversations (`messages`) for supervised fine-tuning.",
                  "- `dpo`: preference pairs (`prompt`, `chosen`, `rejected`, `rejected_type`) in TRL's "
-                 "conversational format; `chosen` is the SFT answer, `rejected` a refusal, the official line, "
-                 "Party framing or (for harmful requests) a non-actionable start of compliance.", "",
+                 "conversational format; `chosen` is the SFT answer, `rejected` one typed failure (`rejected_type`: "
+                 "a refusal, the official line, Party framing, a subtle leak, the opposite slant, an invented fact, "
+                 "or for harmful requests a non-actionable start of compliance).", "",
                  "Every row has `id`, `pair_id` (the English and Chinese rows of one question share it), `lang`, "
                  "`topic` (an id from `topics.yaml`), `kind` and `sources`. See `SCHEMA.md` for the full format.",
                  "", "## Statistics", ""]
@@ -84,9 +79,12 @@ def build_dataset_card(data_dir: str | Path, repo_id: str) -> str:
             kinds = Counter(r.get("kind") for r in rows)
             langs = Counter(r.get("lang") for r in rows)
             topics = len({r.get("topic") for r in rows})
+            rejected = Counter(r.get("rejected_type") for r in rows if r.get("rejected_type"))
             lines.append(f"- `{cfg}`: {len(rows)} rows, {topics} topics; kinds "
                          + ", ".join(f"{k}={v}" for k, v in sorted(kinds.items(), key=str))
-                         + "; languages " + ", ".join(f"{k}={v}" for k, v in sorted(langs.items(), key=str)))
+                         + "; languages " + ", ".join(f"{k}={v}" for k, v in sorted(langs.items(), key=str))
+                         + ("; rejected types " + ", ".join(f"{k}={v}" for k, v in sorted(rejected.items()))
+                            if rejected else ""))
         lines += ["", "## Sources and curation", "",
                   "Answers were written from public sources listed in each row's `sources` field (news reports, "
                   "NGO and UN reports, academic work, official PRC statements quoted with attribution).", "",
