@@ -89,6 +89,33 @@ def register(subparsers) -> set[str]:
                                                   "faster than the default)")
     mine.add_argument("--no-progress", action="store_true")
     mine.set_defaults(func=run_mine)
+
+    synth = sub.add_parser("synth", help="draft rows with a teacher model -> automatic filters -> review queue; "
+                                         "merge only reviewed rows",
+                           description=(__import__("decensor.data.synth", fromlist=["_"]).__doc__ or ""),
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+    synth_sub = synth.add_subparsers(dest="synth_command", metavar="STEP", required=True)
+    srun = synth_sub.add_parser("run", help="draft candidates into a run folder's review queue (resumable)")
+    srun.add_argument("--model", required=True, help="the teacher: served model name (openai backend) or a model")
+    srun.add_argument("--out", help="run folder (default runs/synth-<model>); give the same folder to resume")
+    srun.add_argument("--topics", nargs="+", help="topic ids (default: every seen topic of --kinds)")
+    srun.add_argument("--kinds", nargs="+", default=["sensitive", "innocent", "harmful"],
+                      choices=["sensitive", "innocent", "harmful"])
+    srun.add_argument("--questions-per-topic", type=int, default=3)
+    srun.add_argument("--langs", nargs="+", default=["en", "zh", "zh-Hant"], choices=["en", "zh", "zh-Hant"])
+    srun.add_argument("--max-new-tokens", type=int, default=700)
+    srun.add_argument("--temperature", type=float, default=0.7, help="0 for greedy")
+    srun.add_argument("--seed", type=int, default=0)
+    srun.add_argument("--suites", nargs="+", help="evaluation prompts to keep candidates away from (default eval/suites)")
+    srun.add_argument("--no-progress", action="store_true")
+    from decensor.generation.spec import add_backend_arguments as _backend_args
+
+    _backend_args(srun)
+    srun.set_defaults(func=run_synth_cmd)
+    smerge = synth_sub.add_parser("merge", help="append ONLY reviewed, accepted rows of a run's queue to data/sft")
+    smerge.add_argument("run", help="the synth run folder")
+    smerge.add_argument("--data-dir", help="data folder (default: the repository's data/)")
+    smerge.set_defaults(func=run_synth_merge)
     return {"data"}
 
 
@@ -178,4 +205,29 @@ def run_mine(args) -> int:
         enable_thinking=None if args.think is None else args.think == "on", backend=args.backend,
         backend_options=backend_options(args), progress=not args.no_progress))
     print(format_summary(result))
+    return 0
+
+
+def run_synth_cmd(args) -> int:
+    from decensor.data.synth import SynthConfig, format_result, run_synth
+    from decensor.generation import backend_options
+
+    if args.questions_per_topic < 1:
+        raise SystemExit("--questions-per-topic must be at least 1")
+    config = SynthConfig(teacher=args.model, backend=args.backend, backend_options=backend_options(args),
+                         topics=args.topics, kinds=args.kinds, questions_per_topic=args.questions_per_topic,
+                         langs=["en", *[lang for lang in args.langs if lang != "en"]],
+                         max_new_tokens=args.max_new_tokens, temperature=args.temperature, seed=args.seed)
+    print(format_result(run_synth(config, args.out, suites=args.suites, progress=not args.no_progress)))
+    return 0
+
+
+def run_synth_merge(args) -> int:
+    from decensor.data.synth import merge_reviewed
+    from decensor.paths import DATA_DIR
+
+    result = merge_reviewed(args.run, args.data_dir or DATA_DIR)
+    skipped = ", ".join(f"{k} {v}" for k, v in sorted(result.skipped.items())) or "none"
+    print(f"merged {result.merged} reviewed rows into {result.out if result.merged else '(nothing written)'}; "
+          f"not merged: {skipped}")
     return 0
