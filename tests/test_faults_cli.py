@@ -128,3 +128,24 @@ def test_ctrl_c_says_where_the_run_is_and_how_to_resume(tiny_model_dir, data, tm
     assert main(argv + ["--max_steps", str(saved + 2)]) == 0    # the printed command (shortened here) resumes it
     done = json.loads((tmp_path / "run" / "run_complete.json").read_text())
     assert done["resumed_from"] == f"checkpoint-{saved}" and done["global_step"] == saved + 2
+
+
+def test_remote_code_in_a_recipe_needs_consent_on_this_command_line(capsys, tiny_model_dir, data, tmp_path):
+    """A recipe may ask for remote code, never grant it: refused in one line (with the folder's code hash); the
+    hash given on the command line is consent for exactly that code."""
+    import shutil
+
+    from decensor.models.remote_code import code_sha256
+
+    model = tmp_path / "model"
+    shutil.copytree(tiny_model_dir("qwen2"), model)
+    marker = tmp_path / "ran.txt"
+    (model / "modeling_evil.py").write_text(f"open({str(marker)!r}, 'w').write('ran')\n")
+    recipe = tiny_recipe(tmp_path / "r.yaml", str(model), "qwen2", "sft", data[0], tmp_path / "run", max_steps=1,
+                         save_strategy="no", trust_remote_code=True)
+    msg = one_line_error(capsys, ["train", str(recipe)])
+    assert "asks to run its own Python code" in msg and code_sha256(model) in msg
+    assert not marker.exists() and not (tmp_path / "run" / "run_complete.json").exists()
+    assert main(["train", str(recipe), "--remote-code-sha256", code_sha256(model)]) == 0
+    assert (tmp_path / "run" / "run_complete.json").exists()
+    assert not marker.exists()   # a native architecture: consent given, and still no file of the folder imported

@@ -12,6 +12,8 @@ HELP = """examples:
   decensor train recipes/demo-cpu/dpo.yaml --max_steps 10 --beta 0.2
   decensor train recipes/qwen2.5-7b-instruct/sft-qlora.yaml --output_dir runs/try1 --overwrite
   decensor train recipes/demo-cpu/sft.yaml --help        (every recipe key, with its type and default)
+  decensor train RECIPE --trust-remote-code               (run the model's own code: consent on the command line)
+  decensor train RECIPE --remote-code-sha256 HASH         (consent to a local folder's code, by its hash)
 
 multi-GPU (DeepSpeed ZeRO-3), from the repository root:
   accelerate launch --config_file ds_configs/accelerate/zero3-1node-8gpu.yaml -m decensor.train RECIPE [--key value ...]
@@ -31,8 +33,29 @@ def register(subparsers) -> set[str]:
     return {"train"}
 
 
+def split_consent(tokens: list[str]) -> tuple[list[str], str | None]:
+    """Take ``--remote-code-sha256 HASH`` (consent to a local model folder's code, not a recipe key) out of the
+    overrides; ``--trust-remote-code`` stays, as it is both the consent and the recipe key."""
+    from decensor.models.remote_code import HASH_FLAG
+
+    rest, code_hash, skip = [], None, False
+    for i, token in enumerate(tokens):
+        name, eq, value = token.partition("=")
+        if skip:
+            skip = False
+        elif name in (HASH_FLAG, "--remote_code_sha256"):
+            code_hash = value if eq else (tokens[i + 1] if i + 1 < len(tokens) else None)
+            skip = not eq
+        else:
+            rest.append(token)
+    return rest, code_hash
+
+
 def run(args) -> int:
+    from decensor.models.remote_code import consent, consent_from_argv
     from decensor.train import run_recipe
 
-    print(run_recipe(args.recipe, args.overrides))
+    overrides, code_hash = split_consent(args.overrides)
+    with consent(consent_from_argv(overrides).flag, code_hash):   # this invocation's consent, not sys.argv's
+        print(run_recipe(args.recipe, overrides))
     return 0
