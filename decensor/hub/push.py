@@ -167,6 +167,15 @@ def prepare_dataset_folder(data_dir: str | Path, out: str | Path, repo_id: str) 
     data_dir, out = Path(data_dir), Path(out)
     if not any((data_dir / c).is_dir() for c in CONFIGS):
         raise PushError(f"{data_dir}: no sft/ or dpo/ folder")
+    # the one row validator (decensor.data.validate), as `data check` and training use it: never publish a
+    # malformed, empty or unreviewed file
+    from decensor.data.validate import validate_paths
+
+    _, issues = validate_paths([data_dir / c for c in CONFIGS if (data_dir / c).is_dir()])
+    errors = [str(i) for i in issues if i.level == "error"]
+    if errors:
+        raise PushError(f"{data_dir}: {len(errors)} invalid rows or files; fix them first (`decensor data check`):\n"
+                        + "\n".join(errors[:20]) + ("\n..." if len(errors) > 20 else ""))
     out.mkdir(parents=True, exist_ok=True)
     if any(out.iterdir()):
         raise PushError(f"{out} is not empty; give an empty or new folder")
