@@ -130,7 +130,8 @@ class Demo:
         from decensor.eval.calibration import judge_check, load_calibration
         from decensor.eval.judges import RuleJudge
         from decensor.hub.push import push_model
-        from decensor.report.builder import write_report
+        from decensor.report import write_report
+        from decensor.report.pdf import find_chromium
 
         check = judge_check(RuleJudge(), load_calibration())
         check["judge"] = {"name": "rules", "version": RuleJudge.version}
@@ -138,7 +139,8 @@ class Demo:
         check_path.write_text(json.dumps(check, indent=2))
         base, tuned = self.run / "eval-base" / "results.json", self.run / "eval-tuned" / "results.json"
         paths = write_report([base, tuned], self.run / "report", judge_check=check_path,
-                             title="decensor demo: offline Qwen2.5-Coder-0.5B-Instruct, before and after")
+                             title="decensor demo: offline Qwen2.5-Coder-0.5B-Instruct, before and after",
+                             pdf=find_chromium() is not None)  # the PDF needs Chromium; HTML and Markdown do not
         shutil.rmtree(self.run / "hub-dry-run", ignore_errors=True)  # the demo's own output: rebuilt each time
         hub = push_model(self.run / "dpo", repo_id="your-org/qwen2.5-coder-0.5b-decensor-demo",
                          dry_run=self.run / "hub-dry-run", results=[str(base), str(tuned)])
