@@ -29,7 +29,7 @@ from typing import Any
 
 import yaml
 
-from trl import DPOConfig, SFTConfig
+from trl import DPOConfig, SFTConfig, TrlParser
 
 from decensor.data.loading import DataArguments
 from decensor.errors import UserError, decode_utf8
@@ -153,21 +153,19 @@ def _argument_classes(stage: str) -> list[type]:
     return [RecipeArguments, ModelArguments, DataArguments, training_config_class(stage)]
 
 
+class _RaisingTrlParser(TrlParser):
+    """``TrlParser`` whose argparse errors raise instead of printing usage and exiting."""
+
+    def error(self, message):  # argparse errors that are not ArgumentError (e.g. a missing value)
+        raise RecipeError(COMMAND_LINE, None, message)
+
+
 class RecipeParser:
-    """``TrlParser`` over our dataclasses, raising :class:`RecipeError` instead of printing usage and exiting."""
+    """``TrlParser`` over our dataclasses for one stage, with each key's argparse action."""
 
-    def __init__(self, stage: str, path: str | None):
-        from trl import TrlParser
-
-        outer = self
-
-        class _Parser(TrlParser):
-            def error(self, message):  # argparse errors that are not ArgumentError (e.g. a missing value)
-                raise RecipeError(outer.path, None, message)
-
-        self.path, self.stage = path, stage
-        self.parser = _Parser(_argument_classes(stage), prog="decensor train RECIPE", exit_on_error=False,
-                              allow_abbrev=False)
+    def __init__(self, stage: str):
+        self.parser = _RaisingTrlParser(_argument_classes(stage), prog="decensor train RECIPE", exit_on_error=False,
+                                        allow_abbrev=False)
         self.actions = {a.dest: a for a in self.parser._actions if a.dest != "help"}
 
     def key_of(self, argument_name: str | None) -> str | None:
@@ -287,7 +285,7 @@ def parse_recipe(source: RecipeSource, args: list[str] | None = None, build_trai
     """
     tokens = _cli_tokens(args)
     stage = _stage_of(source, tokens)
-    parser = RecipeParser(stage, source.path)
+    parser = RecipeParser(stage)
     origin: dict[str, tuple[str | None, int | None]] = {k: (source.path, source.lines.get(k)) for k in source.mapping}
     origin.update({k: (OVERRIDE, None) for k in source.overrides})
     given = {**source.mapping, **source.overrides}
