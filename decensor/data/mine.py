@@ -32,7 +32,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from decensor.data.check import CheckReport, default_paths, prompt_text, read_rows
+from decensor.data.dedup import prompt_text
+from decensor.data.validate import default_paths, load_valid_rows
 from decensor.paths import DATA_DIR
 
 logger = logging.getLogger(__name__)
@@ -144,13 +145,11 @@ def rejected_type(kind: str, labels) -> str | None:
 
 def training_rows(paths: Sequence[str | Path] | None, kinds=None, langs=None) -> tuple[list[dict], Counter]:
     """SFT rows to mine, and the reasons others were skipped."""
-    report = CheckReport()
-    read_rows(list(paths) if paths else [p for p in default_paths() if p.name == "sft"], report)
-    if report.errors:
-        raise ValueError("unreadable SFT data:\n" + "\n".join(map(str, report.errors)))
+    # the one row validator (decensor.data.validate): a broken SFT row is an error, never mined
+    sft_rows = load_valid_rows(list(paths) if paths else [p for p in default_paths() if p.name == "sft"], stage="sft",
+                               dataset_checks=False)
     rows, skipped = [], Counter()
-    for r in report.sft:
-        d = r.data
+    for d in sft_rows:
         msgs = d.get("messages")
         if d.get("kind") not in KIND_TO_EVAL:
             skipped["unknown kind"] += 1
@@ -231,6 +230,8 @@ def mine(args: MineArguments, judge=None) -> MineResult:
                 "prompt": row["messages"][:-1], "chosen": row["messages"][-1:],
                 "rejected": [{"role": "assistant", "content": answer}],
                 "rejected_type": rtype, "sources": row["sources"],
+                # chosen is the curated answer (its reviewer); the rejected side was picked by the rule judge
+                "reviewer": f"{row.get('reviewer', 'unreviewed')}; rejected picked by auto:rule-judge",
                 "origin": origin, "judge_evidence": labels.evidence[:5],
             }
             if truncated:
