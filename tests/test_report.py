@@ -254,6 +254,13 @@ def test_report_labels_must_match_results(eval_runs, tmp_path, capsys):
     assert "1 labels for 2 results" in capsys.readouterr().err
 
 
+def test_pdf_without_chromium_is_a_clear_error(eval_runs, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))
+    assert main(["report", str(eval_runs / "base"), "--out", str(tmp_path / "out"), "--pdf"]) == 2
+    assert "PDF export needs Chromium" in capsys.readouterr().err
+    assert (tmp_path / "out" / "report.html").exists() and not (tmp_path / "out" / "report.pdf").exists()
+
+
 def test_report_rejects_non_results(tmp_path, capsys):
     (tmp_path / "results.json").write_text(json.dumps({"format": "something-else"}))
     assert main(["report", str(tmp_path), "--out", str(tmp_path / "out")]) == 2

@@ -71,8 +71,7 @@ def environment() -> Environment:
                                                    default=False),
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
     env.filters.update(pct=pct, pts=pts, cell=cell, fenced=fenced, score=score)
-    env.globals.update(zip=zip, answer_tags=answer_tags, ci_text=ci_text, model_color=model_color,
-                       sections=SECTIONS)
+    env.globals.update(zip=zip, answer_tags=answer_tags, ci_text=ci_text, model_color=model_color)
     return env
 
 
