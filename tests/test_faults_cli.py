@@ -149,3 +149,10 @@ def test_remote_code_in_a_recipe_needs_consent_on_this_command_line(capsys, tiny
     assert main(["train", str(recipe), "--remote-code-sha256", code_sha256(model)]) == 0
     assert (tmp_path / "run" / "run_complete.json").exists()
     assert not marker.exists()   # a native architecture: consent given, and still no file of the folder imported
+
+
+def test_missing_model(capsys, data, tmp_path):
+    recipe = tiny_recipe(tmp_path / "r.yaml", str(tmp_path / "no-model"), "qwen2", "sft", data[0], tmp_path / "run")
+    msg = one_line_error(capsys, ["train", str(recipe)])
+    assert msg.startswith(f"decensor train: {recipe}:{line_of(recipe, 'model_name_or_path')}:model_name_or_path: "
+                          f"cannot load '{tmp_path / 'no-model'}'"), msg

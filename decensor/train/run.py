@@ -391,7 +391,12 @@ def train(recipe: Recipe, trainer_cls) -> Path:
     setup_file_logging(out)
     logger.info("%s run %s: model %s (family %s), reasoning_format %s", recipe.recipe.stage, out,
                 recipe.model.model_name_or_path, recipe.family, recipe.recipe.reasoning_format)
-    tokenizer = load_tokenizer(recipe.model)
+    try:
+        tokenizer = load_tokenizer(recipe.model)
+    except OSError as err:   # transformers: no such folder, no such Hub repo, no access (offline)
+        raise recipe.error("model_name_or_path", f"cannot load {recipe.model.model_name_or_path!r}: "
+                           f"{(str(err).strip().splitlines() or [type(err).__name__])[0]}",
+                           hint="check the path or Hub id (and HF_TOKEN for gated models)") from None
     train_ds, eval_ds, mixture = load_datasets(recipe, tokenizer)
     write_run_metadata(recipe, out, mixture)
     model, peft_config = build_model(recipe)
