@@ -19,9 +19,10 @@ from collections import defaultdict
 from pathlib import Path
 
 from decensor import __version__
-from decensor.data.topics import load_topics
+from decensor.data.topics import SPLITS, load_topics
 from decensor.eval.capability import GATE_RULE, capability_verdict
 from decensor.eval.metric_catalog import METRICS, METRICS_BY_KEY, keys_for, pct, pts
+from decensor.eval.metrics import SPLIT_NAMES
 from decensor.eval.systems import compare_systems, load_system, split_metrics, system_label
 
 REPORT_FORMAT = "decensor-report/2"
@@ -33,8 +34,7 @@ KIND_TITLES = {
     "control": "Other countries' sensitive topics (control)",
 }
 KIND_ORDER = ("sensitive", "innocent", "harmful", "control")
-LANG_NAMES = {"en": "English", "zh": "Chinese", "zh-Hant": "Traditional Chinese"}
-SPLIT_TITLES = {"seen": "Seen topics (also in the training data)", "unseen": "Unseen topics (evaluation only)"}
+LANG_NAMES = {"en": "English", "zh": "Simplified Chinese", "zh-Hant": "Traditional Chinese"}
 
 
 def ci_text(m: dict | None) -> str:
@@ -401,24 +401,24 @@ def split_table(models: list[dict], record_sets: list[list[dict]], comparisons: 
     topics = load_topics()
     by_split = [split_metrics(m["metrics"], recs, n_boot) for m, recs in zip(models, record_sets)]
     present_topics = {t for m in models for t in m["metrics"].get("by_topic", {})}
-    n_topics = {s: sum(1 for t in present_topics if t in topics and topics[t].split == s) for s in SPLIT_TITLES}
+    n_topics = {s: sum(1 for t in present_topics if t in topics and topics[t].split == s) for s in SPLITS}
     if not any("unseen" in ms for ms in by_split):
         return {"available": False, "rows": [], "n_topics": n_topics,
                 "note": "None of the evaluated prompts is on an unseen topic (split: unseen in data/topics.yaml)."}
     comp_by_label = {c["model"]: c.get("by_split", {}) for c in comparisons}
     rows = []
     for key in keys_for("unseen"):
-        if not any(key in ms.get(s, {}) for ms in by_split for s in SPLIT_TITLES):
+        if not any(key in ms.get(s, {}) for ms in by_split for s in SPLITS):
             continue
         cells = []
         for i, (m, ms) in enumerate(zip(models, by_split)):
             cells.append({"splits": [{"split": s, "value": ms.get(s, {}).get(key),
                                       "vs_base": (comp_by_label.get(m["label"], {}).get(s) or {}).get(key)
-                                      if i else None} for s in SPLIT_TITLES]})
+                                      if i else None} for s in SPLITS]})
         rows.append({**_metric_row(key), "cells": cells})
     unseen = sorted(t for t in present_topics if t in topics and topics[t].split == "unseen")
     return {"available": True, "note": None, "n_topics": n_topics, "unseen_topics": unseen,
-            "splits": [{"split": s, "title": t} for s, t in SPLIT_TITLES.items()], "rows": rows}
+            "splits": [{"split": s, "title": SPLIT_NAMES[s]} for s in SPLITS], "rows": rows}
 
 
 def answer_class_table(models: list[dict]) -> list[dict]:
