@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from decensor.data.jsonl import DataError, jsonl_files, read_jsonl
+from decensor.data.jsonl import DataError, jsonl_files
 from decensor.errors import UserError
 from decensor.paths import DATA_DIR
 

@@ -306,9 +306,9 @@ def load_datasets(recipe: Recipe, tokenizer):
         # No packing (DPO, or SFT with packing off): batches of similar length keep padding small.
         train = group_by_length(train, tokenizer, args.per_device_train_batch_size, seed=args.seed)
         args.train_sampling_strategy = "sequential"
+    mixed = f" (mixed from {data.mixture['rows_before']} rows by {data.mixture['weights']})" if data.mixture else ""
     logger.info("%s data: %d training examples%s%s", stage, len(train),
-                f", {len(evaluation)} held out" if evaluation is not None else "",
-                f" (mixed from {data.mixture['rows_before']} rows by {data.mixture['weights']})" if data.mixture else "")
+                f", {len(evaluation)} held out" if evaluation is not None else "", mixed)
     return train, evaluation, data.mixture
 
 
