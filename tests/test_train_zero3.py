@@ -44,19 +44,24 @@ def test_zero3_sft_then_dpo(tiny_model_dir, tmp_path):
     assert outputs_change(model_dir, tmp_path / "dpo") > 0
 
 
-def test_zero3_trains_moe_with_expert_lora(tiny_model_dir, tmp_path):
+MOE_CASES = [("qwen3-moe", ["q_proj", "v_proj"], "Qwen3MoeSparseMoeBlock", 2),
+             ("deepseek-v3", ["q_a_proj", "kv_b_proj", "o_proj"], "DeepseekV3MoE", 1)]
+
+
+@pytest.mark.parametrize("family,targets,block,blocks", MOE_CASES, ids=[c[0] for c in MOE_CASES])
+def test_zero3_trains_moe_with_expert_lora(tiny_model_dir, tmp_path, family, targets, block, blocks):
     """A MoE model under ZeRO-3: MoE blocks registered as leaf modules, LoRA on attention and the routed experts."""
     from peft import PeftConfig
 
     sft_data, _ = write_data(tmp_path / "data")
-    model_dir = tiny_model_dir("qwen3-moe")
-    sft = tiny_recipe(tmp_path / "moe.yaml", model_dir, "qwen3-moe", "sft", sft_data, tmp_path / "moe",
-                      per_device_train_batch_size=2, lora_dropout=0.0, lora_target_modules=["q_proj", "v_proj"],
+    model_dir = tiny_model_dir(family)
+    sft = tiny_recipe(tmp_path / "moe.yaml", model_dir, family, "sft", sft_data, tmp_path / "moe",
+                      per_device_train_batch_size=2, lora_dropout=0.0, lora_target_modules=targets,
                       lora_target_parameters=["mlp.experts.gate_up_proj:4", "mlp.experts.down_proj:4"])
     _launch(sft, tmp_path)
     out = tmp_path / "moe"
     assert json.loads((out / "run_complete.json").read_text())["global_step"] == 4
-    assert "ZeRO-3 leaf modules: 2 x Qwen3MoeSparseMoeBlock" in (out / "train.log").read_text()
+    assert f"ZeRO-3 leaf modules: {blocks} x {block}" in (out / "train.log").read_text()
     config = PeftConfig.from_pretrained(str(out))
     assert sorted(config.target_parameters) == ["mlp.experts.down_proj", "mlp.experts.gate_up_proj"]
     assert set(config.rank_pattern.values()) == {4}

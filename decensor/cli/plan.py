@@ -37,7 +37,14 @@ def _hardware(recipe, args):
 
     from decensor.train.plan import Hardware, parse_hardware, recipe_hardware
 
-    hw = parse_hardware(args.hardware) if args.hardware else recipe_hardware(recipe)
+    if args.hardware:
+        hw = parse_hardware(args.hardware)
+    else:
+        try:
+            hw = recipe_hardware(recipe)
+        except ValueError as err:   # e.g. demo-cpu's "2 CPU cores": plan for the default GPU node instead
+            print(f"decensor plan: {err}; planning for 8 x 80 GiB GPUs", file=sys.stderr)
+            hw = None
     hw = hw or Hardware(nodes=1, gpus_per_node=8, gpu="80 GB GPU", gpu_gib=80.0)
     if args.nodes:
         hw = replace(hw, nodes=args.nodes)
@@ -70,7 +77,11 @@ def run(args) -> int:
                 rel = str(Path(path).resolve().relative_to(REPO_ROOT))
             except ValueError:
                 rel = str(path)
-            changed = write_header(Path(path), header_lines(recipe, rel))
+            try:
+                changed = write_header(Path(path), header_lines(recipe, rel))
+            except ValueError as err:
+                print(f"decensor plan: {path}: {err}", file=sys.stderr)
+                return 2
             print(f"{path}: header {'written' if changed else 'unchanged'}")
         elif args.json:
             print(json.dumps(plan_summary(p, hw), indent=2))

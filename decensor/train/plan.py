@@ -537,6 +537,10 @@ def format_plan(p: PlanInput, hw: Hardware) -> str:
         lines.append(f"{label:<12}{gib:>8.2f} GiB  {how}")
     lines.append("")
     lines.append(verdict(p, hw).text)
+    if p.quant != "bf16":
+        lines.append("ZeRO-3 CPU offload: not modelled for quantized weights (with QLoRA it uses more GPU memory, "
+                     "not less: peft's DeepSpeed guide)")
+        return "\n".join(lines)
     off = estimate(p, hw.gpus, offload=True, gpus_per_node=hw.gpus_per_node)
     lines.append(f"with ZeRO-3 CPU offload (ds_configs/zero3-offload.json): training {off.total:.1f} GiB per GPU, "
                  f"load {off.load_peak:.1f}, CPU RAM {off.cpu_ram_gib:.0f} GiB per node")
