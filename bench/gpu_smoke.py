@@ -135,8 +135,12 @@ def build_model(name: str, out: Path, tiny: bool, device: str) -> tuple[Path, di
 
 
 def write_recipe(path: Path, **keys) -> Path:
+    """Write a recipe for a fresh run: the bench owns its work folder, so an earlier run's output goes."""
+    import shutil
+
     import yaml
 
+    shutil.rmtree(keys["output_dir"], ignore_errors=True)
     path.write_text(yaml.safe_dump(keys, sort_keys=False), encoding="utf-8")
     return path
 
@@ -186,6 +190,7 @@ def phase_sft(work: Path, model: Path, cfg: dict, s: dict, tiny: bool, gpu: Gpu)
         use_bnb_nested_quant=True, per_device_train_batch_size=s["sft_batch"], max_steps=s["sft_steps"],
         save_steps=kill_at))
     env = dict(os.environ, **{KILL_ENV: str(kill_at)})
+    gpu.reset()   # the child needs the GPU memory this process cached while building the models
     t0 = time.time()
     child = subprocess.run([sys.executable, "-m", "decensor.train", str(recipe)], cwd=REPO, env=env,
                            capture_output=True, text=True)
