@@ -40,6 +40,10 @@ def text_key(text: str) -> str:
 
 
 def default_model_dir() -> Path:
+    models = cache_dir() / "models"
+    if not any(models.glob("*/decensor-demo.json")):   # cheap: no import of the model stack when nothing is there
+        raise EmbeddingUnavailable(f"the offline Qwen model is not in {models}; run `decensor model fetch-demo` to "
+                                   "turn on the embedding signal")
     from decensor.models.demo_model import demo_model_dir, is_fetched
 
     path = demo_model_dir()
