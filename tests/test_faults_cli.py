@@ -7,16 +7,12 @@ exits 2 (130 for Ctrl-C), and shows the traceback only with ``-v``."""
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
-import sys
-import time
 
 import pytest
 
 from decensor.cli import main
-from train_helpers import data_row, tiny_recipe, write_data, write_rows
+from train_helpers import data_row, start_until, tiny_recipe, write_data, write_rows
 
 
 @pytest.fixture(scope="module")
@@ -110,14 +106,10 @@ def test_ctrl_c_says_where_the_run_is_and_how_to_resume(tiny_model_dir, data, tm
     recipe = tiny_recipe(tmp_path / "r.yaml", tiny_model_dir("qwen2"), "qwen2", "sft", data[0], tmp_path / "run",
                          max_steps=400, save_steps=2, per_device_train_batch_size=2)
     argv = ["train", str(recipe), "--logging_steps", "1"]
-    proc = subprocess.Popen([sys.executable, "-m", "decensor", *argv], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=dict(os.environ, OMP_NUM_THREADS="1"))
-    deadline = time.time() + 300
-    while not (tmp_path / "run" / "checkpoint-2" / "trainer_state.json").exists():
-        assert proc.poll() is None and time.time() < deadline, proc.stderr.read()[-2000:] if proc.stderr else ""
-        time.sleep(0.05)
+    proc = start_until(["decensor", *argv], tmp_path / "run" / "checkpoint-2" / "trainer_state.json")
     proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=120)
+    proc.wait(timeout=120)
+    err = proc.stderr_text()
     assert proc.returncode == 130, err[-3000:]
     assert "Traceback" not in err
     assert f"decensor train: interrupted. Saved: {tmp_path / 'run'} (last checkpoint checkpoint-" in err

@@ -18,7 +18,7 @@ import pytest
 
 from decensor.data.jsonl import DataError
 from decensor.errors import UserError
-from train_helpers import data_row, tiny_recipe, write_data, write_rows
+from train_helpers import data_row, start_until, tiny_recipe, write_data, write_rows
 
 TOKEN = "hf_FaultTestSecretToken0123456789abcdef"
 
@@ -183,12 +183,7 @@ def test_sigkill_at_any_moment_then_resume(tiny_model_dir, data, tmp_path):
     steps = 40
     recipe = tiny_recipe(tmp_path / "r.yaml", tiny_model_dir("qwen2"), "qwen2", "sft", data[0], tmp_path / "run",
                          max_steps=steps, save_steps=3, per_device_train_batch_size=2)
-    proc = subprocess.Popen([sys.executable, "-m", "decensor.train", str(recipe)], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, env=dict(os.environ, OMP_NUM_THREADS="1"))
-    deadline = time.time() + 300
-    while not (tmp_path / "run" / "checkpoint-3" / "trainer_state.json").exists():
-        assert proc.poll() is None and time.time() < deadline, "training ended before the kill"
-        time.sleep(0.05)
+    proc = start_until(["decensor.train", str(recipe)], tmp_path / "run" / "checkpoint-3" / "trainer_state.json")
     time.sleep(0.3)       # somewhere after the first checkpoint: mid-step or mid-save
     proc.send_signal(signal.SIGKILL)
     assert proc.wait(60) == -signal.SIGKILL

@@ -83,3 +83,25 @@ def outputs_change(model_dir: str, adapter_dir: Path) -> float:
         tuned = PeftModel.from_pretrained(base, str(adapter_dir))
         after = tuned(ids).logits
     return float((after - before).abs().max())
+
+
+def start_until(argv: list[str], ready: Path, timeout: float = 300):
+    """Start ``python -m <argv>`` and return the process once ``ready`` exists (it must still be running).
+    Its stderr goes to a file (a pipe nobody reads could fill and stall it): ``proc.stderr_text()``."""
+    import os
+    import subprocess
+    import sys
+    import tempfile
+    import time
+
+    log = tempfile.NamedTemporaryFile("w+", suffix=".log", delete=False)
+    proc = subprocess.Popen([sys.executable, "-m", *argv], stdout=subprocess.DEVNULL, stderr=log, text=True,
+                            env=dict(os.environ, OMP_NUM_THREADS="1"))
+    proc.stderr_text = lambda: Path(log.name).read_text(encoding="utf-8", errors="replace")
+    deadline = time.time() + timeout
+    while not ready.exists():
+        if proc.poll() is not None or time.time() > deadline:
+            proc.kill()
+            raise AssertionError(f"{argv} ended or stalled before {ready} appeared: {proc.stderr_text()[-2000:]}")
+        time.sleep(0.05)
+    return proc
