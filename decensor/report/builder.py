@@ -316,10 +316,7 @@ def capability_table(models: list[dict]) -> dict | None:
                 row["regression"] |= gate["regressed"]
             row["values"].append(cell)
         rows.append(row)
-    return {"rows": rows, "verdicts": verdicts, "rule": GATE_RULE,
-            "gates": [{"label": m["label"], "items": [[k, v] for k, v in (c or {}).get("gate", {}).items()
-                                                      if not isinstance(v, (dict, list))]}
-                      for m, c in zip(models, caps) if isinstance((c or {}).get("gate"), dict) and c["gate"]]}
+    return {"rows": rows, "verdicts": verdicts, "rule": GATE_RULE}
 
 
 # ------------------------------------------------------------------------------------- judge check
