@@ -236,3 +236,20 @@ def test_dataset_card_names_a_malformed_row_instead_of_skipping_it(tmp_path):
         build_dataset_card(tmp_path, "my-org/data")
     (tmp_path / "sft" / "a.jsonl").write_text(json.dumps(good) + "\n", encoding="utf-8")
     assert "`sft`: 1 rows, 1 topics" in build_dataset_card(tmp_path, "my-org/data")
+
+
+def test_model_card_compares_every_given_system(run_dir):
+    """--results base other... this-model: every system is a column, every baseline is in model-index."""
+    from huggingface_hub import ModelCard
+    from huggingface_hub.repocard_data import model_index_to_eval_results
+
+    from decensor.hub.model_card import build_model_card
+
+    base, tuned = str(run_dir / "eval" / "base"), str(run_dir / "eval" / "tuned")
+    card = ModelCard(build_model_card(run_dir, "my-org/x", results=[base, base, tuned]))
+    header = next(line for line in card.text.splitlines() if line.startswith("| Metric | Better |"))
+    other = json.loads((run_dir / "eval" / "base" / "results.json").read_text())["model"]["name_or_path"]
+    assert header.split(" | ")[2:] == ["Base", Path(other).name, "This model", "Change vs Base (95% CI) |"]
+    _, results = model_index_to_eval_results(card.data.to_dict()["model-index"])
+    configs = {r.metric_config for r in results}
+    assert configs == {None, "baseline: Base", f"baseline: {Path(other).name}"}
