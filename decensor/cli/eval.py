@@ -55,7 +55,7 @@ def register(subparsers) -> set[str]:
     cmp_.add_argument("base")
     cmp_.add_argument("tuned")
     cmp_.add_argument("--min-drop", type=float, help="capability gate: the smallest drop (in score units) that can "
-                      "count as a regression; it must also exceed 2 standard errors (default 0.02)")
+                      "count as a regression (default and full rule: decensor/eval/capability.py)")
     cmp_.add_argument("--out", help="write the comparison JSON here")
     cmp_.set_defaults(func=run_compare)
 
