@@ -248,6 +248,22 @@ def test_report_on_n_systems_against_the_base(three_systems, tmp_path):
     assert row.count(" | ") == 4 and "[-100 pts, -100 pts] better" in row
 
 
+def test_report_shows_a_metric_the_catalog_does_not_know(eval_runs, tmp_path):
+    """Results from a newer decensor may hold metrics this catalog lacks: they are shown under their key,
+    not dropped."""
+    tuned = tmp_path / "tuned"
+    shutil.copytree(eval_runs / "tuned", tuned)
+    res = json.loads((tuned / "results.json").read_text())
+    res["metrics"]["overall"]["future_metric_rate"] = {"value": 0.25, "ci_low": 0.1, "ci_high": 0.4, "n": 20}
+    (tuned / "results.json").write_text(json.dumps(res))
+    assert main(["report", str(eval_runs / "base"), str(tuned), "--out", str(tmp_path / "out"), "--n-boot", "50"]) == 0
+    report = json.loads((tmp_path / "out" / "report.json").read_text(encoding="utf-8"))
+    row = next(r for r in report["systems"] if r["key"] == "future_metric_rate")
+    assert row["title"] == "future_metric_rate" and row["cells"][0]["value"] is None
+    assert row["cells"][1]["value"]["value"] == 0.25
+    assert "| future_metric_rate | ? | n/a | 25% (10%–40%) |" in (tmp_path / "out" / "report.md").read_text()
+
+
 def test_report_labels_must_match_results(eval_runs, tmp_path, capsys):
     assert main(["report", str(eval_runs / "base"), str(eval_runs / "tuned"), "--labels", "only-one",
                  "--out", str(tmp_path)]) == 2
