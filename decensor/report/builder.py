@@ -521,9 +521,9 @@ def build_report(results_paths: list[str | Path], title: str | None = None, judg
         models.append(_model_entry(res, system_label(res, i, taken, labels[i] if labels else None), i, len(records)))
     comparisons = [{"model": m["label"], **compare_systems(record_sets[0], recs, n_boot)}
                    for m, recs in zip(models[1:], record_sets[1:]) if recs and record_sets[0]]
-    present = [k for k in [m.key for m in METRICS] + sorted({k for x in models for k in x["metrics"]["overall"]})
-               if any(k in x["metrics"]["overall"] for x in models)]
-    present = list(dict.fromkeys(present))
+    # every metric in any system's results or paired comparisons: catalog order first, then unknown keys
+    found = {k for x in models for k in x["metrics"]["overall"]} | {k for c in comparisons for k in c["metrics"]}
+    present = [m.key for m in METRICS if m.key in found] + sorted(found - set(METRICS_BY_KEY))
     taxonomy = load_topics()
     topic_kind = {t: taxonomy[t].kind for m in models for t in m["metrics"].get("by_topic", {}) if t in taxonomy}
     topic_kind.update({r["topic"]: r["kind"] for recs in record_sets for r in recs})
