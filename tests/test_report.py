@@ -245,7 +245,7 @@ def test_report_on_n_systems_against_the_base(three_systems, tmp_path):
     # the Markdown systems table: one row per metric, one column per system (+ metric and direction)
     title = METRICS_BY_KEY["refusal_rate"].title
     row = next(line for line in md.splitlines() if line.startswith(f"| {title} | lower |"))
-    assert row.count(" | ") == 4 and "[-100 pts, -100 pts] better" in row
+    assert row.count(" | ") == 4 and "-100 pts [-100, -100] better" in row
 
 
 def test_report_shows_a_metric_the_catalog_does_not_know(eval_runs, tmp_path):
