@@ -38,6 +38,7 @@ PROMPT_FIELDS = ("prompt", "question", "text", "instruction", "input", "query", 
 FILE_FORMATS = {".jsonl": "jsonl", ".txt": "text", ".csv": "csv"}
 DATASET_MARKERS = ("dataset_info.json", "state.json", "dataset_dict.json")  # a save_to_disk folder
 DATA_FILES = (".parquet", ".arrow", ".json", ".jsonl", ".csv")
+LATIN_WORD = re.compile(r"[A-Za-z]+")
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+(:[\w.-]+)?$")
 
 
@@ -96,11 +97,12 @@ def parse_row(row: dict, path: Path, line: int) -> EvalPrompt:
 
 
 def detect_lang(text: str) -> str:
-    """``en`` unless most letters are CJK; then ``zh-Hant`` when more characters are Traditional-only
-    forms (changed by OpenCC t2s) than Simplified-only forms (changed by s2tw and s2hk), else ``zh``."""
-    from decensor.data.text import cjk_share, script_counts  # OpenCC, loaded only for prompts without a lang
+    """``en`` unless the text has more CJK characters than Latin words (a Chinese character is about a word);
+    then ``zh-Hant`` when more characters are Traditional-only forms (changed by OpenCC t2s) than
+    Simplified-only forms (changed by s2tw and s2hk), else ``zh``."""
+    from decensor.data.text import is_cjk, script_counts  # OpenCC, loaded only for prompts without a lang
 
-    if cjk_share(text) < 0.5:
+    if sum(map(is_cjk, text)) <= len(LATIN_WORD.findall(text)):
         return "en"
     counts = script_counts(text)
     return "zh-Hant" if counts["traditional"] > counts["simplified"] else "zh"
