@@ -78,7 +78,9 @@ def messages_of(report) -> list[str]:
 
 
 def test_shipped_data_passes(capsys):
-    report = check_data()
+    # the embedding signal needs the real model and minutes of CPU on a cold cache: `decensor data check` runs
+    # it (and tests/test_decontam.py tests the check); here every other check runs on the shipped data
+    report = check_data(embedding=False)
     assert report.sft and report.dpo
     assert report.ok, "data check failed on the shipped data:\n" + "\n".join(messages_of(report))
 

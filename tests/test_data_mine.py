@@ -33,7 +33,11 @@ def sample_sft(tmp_path: Path, pairs_per_kind: int = 1) -> Path:
 
 
 def empty_suites(tmp_path: Path) -> str:
+    """One unrelated evaluation prompt (an empty or missing suites folder is an error in `data check`)."""
     (tmp_path / "suites").mkdir()
+    (tmp_path / "suites" / "innocent.jsonl").write_text(json.dumps(
+        {"id": "ev-tea-001-en", "pair_id": "ev-tea-001", "lang": "en", "topic": "tea", "kind": "innocent",
+         "prompt": "How is oolong tea processed?"}) + "\n", encoding="utf-8")
     return str(tmp_path / "suites")
 
 

@@ -126,7 +126,7 @@ class DecontamResult:
     train: list[Prompt]
     embedding_note: str | None = None     # why the embedding signal was skipped, if it was
     thresholds: dict = field(default_factory=lambda: dict(THRESHOLDS))
-    means: dict = field(default_factory=dict)     # per-language centring vectors of the embedding signal
+    means: dict = field(default_factory=dict)     # per-language (mean, std) of the embedding signal
 
     def flagged_by_lang(self) -> Counter:
         return Counter(m.eval.lang for m in self.matches)
@@ -159,10 +159,18 @@ def _unit(vecs):
     return vecs / np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-9)
 
 
+def _standard(vecs, stats):
+    """Standardised per dimension over the corpus, then unit length. Mean-pooled hidden states share a large
+    common direction and a few dimensions with huge activations; without this every pair scores ~0.99
+    (measured: unrelated pairs p50 0.96 after centring alone, 0.47 standardised)."""
+    mean, std = stats
+    return _unit((vecs - mean) / std)
+
+
 def nearest_embedding(evals: Sequence[Prompt], train: Sequence[Prompt], nearest: list[Nearest],
                       embed=None, means: dict | None = None) -> str | None:
     """Adds the ``embedding`` signal to ``nearest``; returns why it was skipped (None when computed).
-    ``means`` receives the per-language centring vector."""
+    ``means`` receives the per-language standardisation (mean, std) for :func:`calibrate`."""
     import numpy as np
 
     from decensor.data.embed import EmbeddingUnavailable, embed_texts
@@ -176,8 +184,8 @@ def nearest_embedding(evals: Sequence[Prompt], train: Sequence[Prompt], nearest:
             if not t_idx or not e_idx:
                 continue
             vecs = embed([train[j].text for j in t_idx] + [evals[i].text for i in e_idx], group)
-            means[group] = vecs.mean(axis=0, keepdims=True)
-            vecs = _unit(vecs - means[group])   # centred: mean-pooled states share a large common direction
+            means[group] = (vecs.mean(axis=0, keepdims=True), vecs.std(axis=0, keepdims=True) + 1e-6)
+            vecs = _standard(vecs, means[group])
             tv, ev = vecs[:len(t_idx)], vecs[len(t_idx):]
             sims = ev @ tv.T
             topics_t = np.array([train[j].topic for j in t_idx])
@@ -279,8 +287,8 @@ def calibrate(result: DecontamResult, pairs: Sequence[dict], embed=None, means: 
             sel = [p for p in pairs if LANG_GROUP.get(p["lang"]) == group]
             if not sel:
                 continue
-            va = _unit(embed([p["a"] for p in sel], group) - means[group])
-            vb = _unit(embed([p["b"] for p in sel], group) - means[group])
+            va = _standard(embed([p["a"] for p in sel], group), means[group])
+            vb = _standard(embed([p["b"] for p in sel], group), means[group])
             for p, sim in zip(sel, (va * vb).sum(axis=1)):
                 scored[("embedding", group)][p["label"]].append(float(sim))
     for n, e in zip(result.nearest, result.evals):
