@@ -11,6 +11,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 
 from decensor.eval.metric_catalog import pct, pts
 from decensor.report.charts import model_color, report_charts
+from decensor.report.summary import ci_text
 
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 SECTIONS = (("summary", "Summary"), ("metrics", "All systems"), ("unseen", "Seen vs unseen topics"),
@@ -42,10 +43,6 @@ def score(x) -> str:
     if x is None:
         return "n/a"
     return f"{x:.2f}" if isinstance(x, (int, float)) else str(x)
-
-
-def ci_text(m: dict | None) -> str:
-    return "n/a" if not m else f"95% CI {pct(m['ci_low'])}–{pct(m['ci_high'])}"
 
 
 def answer_tags(labels: dict) -> list[tuple[str, bool | None]]:
