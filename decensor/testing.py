@@ -249,7 +249,8 @@ def serve(model_dir: str, port: int, host: str = "127.0.0.1", json_mode: bool = 
     ``response_format`` is refused with HTTP 400 unless ``json_mode`` (then it is accepted and ignored), so
     clients' fallback path is exercised. ``delay`` seconds are added to every completion, the first
     ``fail_first`` completions answer HTTP 503 (a client must retry), and each completion request's
-    messages are appended to ``request_log`` (one JSON line) as it arrives.
+    messages are appended to ``request_log`` (one JSON line) as it arrives. ``GET /v1/stats`` reports the
+    most completion requests that were ever open at once (``max_open``), to check a client's concurrency.
     """
     import os
     import sys
@@ -264,9 +265,12 @@ def serve(model_dir: str, port: int, host: str = "127.0.0.1", json_mode: bool = 
     model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).eval()
     lock = threading.Lock()
     failures = [fail_first]
+    stats = {"open": 0, "max_open": 0, "requests": 0}
+    stats_lock = threading.Lock()
 
     class Handler(BaseHTTPRequestHandler):
         def _send(self, status: int, obj: dict) -> None:
+            self._close()  # before the reply leaves: a client may send its next request as soon as it arrives
             data = json.dumps(obj).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
@@ -277,12 +281,31 @@ def serve(model_dir: str, port: int, host: str = "127.0.0.1", json_mode: bool = 
         def do_GET(self):  # noqa: N802
             if self.path.rstrip("/") == "/v1/models":
                 self._send(200, {"object": "list", "data": [{"id": model_dir, "object": "model"}]})
+            elif self.path.rstrip("/") == "/v1/stats":
+                self._send(200, stats)
             else:
                 self._send(404, {"error": {"message": f"no route {self.path}"}})
 
         def do_POST(self):  # noqa: N802
             if self.path.rstrip("/") != "/v1/chat/completions":
                 return self._send(404, {"error": {"message": f"no route {self.path}"}})
+            with stats_lock:
+                stats["open"] += 1
+                stats["requests"] += 1
+                stats["max_open"] = max(stats["max_open"], stats["open"])
+            self._is_open = True
+            try:
+                self._complete()
+            finally:
+                self._close()
+
+        def _close(self) -> None:
+            if getattr(self, "_is_open", False):
+                self._is_open = False
+                with stats_lock:
+                    stats["open"] -= 1
+
+        def _complete(self) -> None:
             try:
                 req = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
                 messages = req["messages"]
@@ -304,9 +327,9 @@ def serve(model_dir: str, port: int, host: str = "127.0.0.1", json_mode: bool = 
                           pad_token_id=tokenizer.pad_token_id or tokenizer.eos_token_id)
             if temperature > 0:
                 kwargs["temperature"] = temperature
+            time.sleep(delay)  # outside the lock, so concurrent requests overlap as on a real server
             start = time.perf_counter()
             with lock, torch.no_grad():
-                time.sleep(delay)
                 out = model.generate(**ids, **kwargs)
             new = out[0, ids["input_ids"].shape[1]:]
             text = tokenizer.decode(new, skip_special_tokens=True)
