@@ -21,7 +21,8 @@ def register(subparsers) -> set[str]:
     parser.add_argument("adapter", help="adapter folder (a finished run folder)")
     parser.add_argument("--out", required=True, help="folder for the merged model")
     parser.add_argument("--base", help="base model (Hub id, folder or 'demo'); default: from the adapter")
-    parser.add_argument("--dtype", default="bfloat16", help="dtype of the merged weights (default bfloat16)")
+    parser.add_argument("--dtype", default="auto",
+                        help="dtype of the merged weights (default: the base checkpoint's own dtype)")
     parser.add_argument("--revision", help="base model revision (a commit hash with --trust-remote-code)")
     parser.add_argument("--trust-remote-code", action="store_true",
                         help="consent to run the base model's own Python code (pinned revision required)")

@@ -44,11 +44,12 @@ def base_of(adapter: Path) -> dict:
     return {"model_name_or_path": config.get("base_model_name_or_path")}
 
 
-def merge_adapter(adapter: str | Path, out: str | Path, base: str | None = None, dtype: str = "bfloat16",
+def merge_adapter(adapter: str | Path, out: str | Path, base: str | None = None, dtype: str = "auto",
                   revision: str | None = None) -> Path:
     """Merge the LoRA adapter in ``adapter`` into its base model and save safetensors + tokenizer to ``out``.
 
-    ``base``/``revision`` override what the adapter says about its base model.
+    ``base``/``revision`` override what the adapter says about its base model; ``dtype="auto"`` keeps the
+    dtype the base checkpoint is stored in (QLoRA bases are loaded unquantized, in that dtype).
     """
     from peft import PeftModel
 
