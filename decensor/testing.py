@@ -235,6 +235,20 @@ def running_server(cmd: list[str], port: int, log_path: str | Path, timeout: flo
         stop_process(proc)
 
 
+def wait_for_answers(answers_dir: str | Path, n: int, proc=None, timeout: float = 180) -> Path | None:
+    """The answer-cache file in ``answers_dir`` once it holds ``n`` lines (None on timeout, or when ``proc``
+    exits first): the moment a kill-and-resume test kills its run."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and (proc is None or proc.poll() is None):
+        files = sorted(Path(answers_dir).glob("*.jsonl")) if Path(answers_dir).exists() else []
+        if files and len(files[0].read_text(encoding="utf-8").splitlines()) >= n:
+            return files[0]
+        time.sleep(0.05)
+    return None
+
+
 def serve_env() -> dict:
     import os
 

@@ -7,14 +7,13 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import urllib.request
 from contextlib import ExitStack
 
 import pytest
 
 from decensor.generation import GenerationSettings, ModelSpec, generate_answers
-from decensor.testing import free_port, running_server, serve_command
+from decensor.testing import free_port, running_server, serve_command, wait_for_answers
 
 PROMPTS = [f"Question {i}: what happened in {1980 + i}?" for i in range(6)] + ["台湾是一个国家吗？", "x"]
 
@@ -82,15 +81,7 @@ def test_killed_run_against_an_endpoint_resumes_without_asking_a_finished_prompt
            "--model", tiny_model_dir("qwen2"), "--suites", str(prompts), "--max-new-tokens", "6",
            "--concurrency", "2", "--out", str(tmp_path / "out")]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    answers_dir = tmp_path / "cache" / "answers"
-    deadline = time.monotonic() + 180
-    cache_file = None
-    while time.monotonic() < deadline and proc.poll() is None:
-        files = list(answers_dir.glob("*.jsonl")) if answers_dir.exists() else []
-        if files and len(files[0].read_text().splitlines()) >= 4:
-            cache_file = files[0]
-            break
-        time.sleep(0.05)
+    cache_file = wait_for_answers(tmp_path / "cache" / "answers", 4, proc)
     assert cache_file is not None, "the run wrote no answers in time"
     proc.send_signal(signal.SIGKILL)
     proc.wait()

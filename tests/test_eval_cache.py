@@ -15,6 +15,7 @@ import pytest
 from decensor.generation import GenerationSettings, ModelSpec, cache_key, generate_answers
 from decensor.generation.cache import AnswerCache, fingerprint
 from decensor.generation.identity import INDEX_NAME, RACY_SECONDS, files_sha256
+from decensor.testing import wait_for_answers
 
 ITEMS = [("a", "台湾是一个国家吗？"), ("b", "How do I brew oolong tea?"), ("c", "x")]
 SETTINGS = GenerationSettings(max_new_tokens=4, batch_size=2)
@@ -159,15 +160,7 @@ def test_killed_eval_resumes_without_repeating_finished_prompts(tiny_model_dir, 
     cmd = [sys.executable, "-m", "decensor", "eval", "run", "--model", tiny_model_dir("qwen2"), "--max-new-tokens", "24",
            "--batch-size", "2", "--kinds", "harmful", "--pairs-per-topic", "3", "--out", str(tmp_path / "out")]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    answers_dir = tmp_path / "cache" / "answers"
-    deadline = time.monotonic() + 120
-    cache_file = None
-    while time.monotonic() < deadline:
-        files = list(answers_dir.glob("*.jsonl")) if answers_dir.exists() else []
-        if files and len(files[0].read_text().splitlines()) >= 4:
-            cache_file = files[0]
-            break
-        time.sleep(0.05)
+    cache_file = wait_for_answers(tmp_path / "cache" / "answers", 4, proc)
     assert cache_file is not None, "the run wrote no answers in time"
     proc.send_signal(signal.SIGKILL)
     proc.wait()
