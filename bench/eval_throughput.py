@@ -17,8 +17,8 @@ import torch
 
 from decensor.eval.judges import RuleJudge
 from decensor.eval.suites import load_suites, select
-from decensor.generation import GenerationSettings, chat_prompt, generate
-from decensor.models import load_model_and_tokenizer, model_arguments
+from decensor.generation import GenerationSettings, ModelSpec, chat_prompt, generate
+from decensor.generation.backends import TransformersBackend
 
 
 def naive_answer(model, tok, prompt: str, settings: GenerationSettings) -> str:
@@ -37,7 +37,8 @@ def main() -> None:
     args = parser.parse_args()
 
     prompts = select(load_suites(), pairs_per_topic=1, langs=["en", "zh"])[:: 7][: args.prompts]
-    model, tok = load_model_and_tokenizer(model_arguments("demo", dtype="float32"))
+    backend = TransformersBackend(ModelSpec("demo", dtype="float32"))  # what `eval run` generates with
+    model, tok = backend.model, backend.tokenizer
     judge = RuleJudge()
     settings = GenerationSettings(max_new_tokens=args.max_new_tokens, batch_size=args.batch_size)
     generate(model, tok, ["warm-up"], GenerationSettings(max_new_tokens=4), progress=False)
@@ -48,11 +49,15 @@ def main() -> None:
     t_naive = time.perf_counter() - start
 
     start = time.perf_counter()
-    ours = generate(model, tok, [p.prompt for p in prompts], settings, progress=False)
+    ours: list[str] = [""] * len(prompts)
+    for batch in backend.iter_generate([p.prompt for p in prompts], settings, progress=False):
+        for i, answer in batch:
+            ours[i] = answer
     [judge.judge(p, a) for p, a in zip(prompts, ours)]
     t_ours = time.perf_counter() - start
 
-    print(f"model: offline Qwen2.5-Coder-0.5B-Instruct (float32), torch threads: {torch.get_num_threads()}")
+    print(f"model: offline Qwen2.5-Coder-0.5B-Instruct (float32, {next(model.parameters()).device}), "
+          f"torch threads: {torch.get_num_threads()}")
     print(f"{len(prompts)} prompts ({sum(p.lang == 'zh' for p in prompts)} zh), max_new_tokens={args.max_new_tokens}")
     print(f"naive loop : {t_naive:7.1f} s  {len(prompts) / t_naive:.3f} answers/s")
     print(f"ours       : {t_ours:7.1f} s  {len(prompts) / t_ours:.3f} answers/s  (batch {args.batch_size})")
