@@ -176,3 +176,24 @@ def test_backend_flags_become_spec_options():
                               "--request-timeout", "30"])
     spec = ModelSpec.create("m", backend_options(args), backend=args.backend)
     assert (spec.base_url, spec.concurrency, spec.timeout, spec.max_retries) == ("http://h/v1", 3, 30.0, 5)
+
+
+def test_generation_imports_neither_eval_nor_data():
+    import subprocess
+    import sys
+
+    code = ("import sys, decensor.generation, decensor.generation.backends, decensor.generation.answers; "
+            "print(sorted(m for m in sys.modules if m.startswith(('decensor.eval', 'decensor.data'))))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_hub_model_is_keyed_by_its_commit():
+    from decensor.generation import cache_key
+
+    pinned = ModelSpec("Qwen/Qwen2.5-7B-Instruct", revision="b" * 40, dtype="bfloat16", backend="vllm")
+    key = cache_key(pinned, GenerationSettings())
+    assert key["model"] == {"hub": "Qwen/Qwen2.5-7B-Instruct", "commit": "b" * 40, "gguf_file": None}
+    assert key["dtype"] == "bfloat16" and key["device"] == "cuda"
+    other = ModelSpec("Qwen/Qwen2.5-7B-Instruct", revision="c" * 40, dtype="bfloat16", backend="vllm")
+    assert cache_key(other, GenerationSettings()) != key
