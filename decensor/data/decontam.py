@@ -33,10 +33,10 @@ LEXICAL_SIGNAL = {"en": "words", "zh": "bigrams"}
 # Chosen from data (data/SCHEMA.md, "Decontamination thresholds"); keys: (signal, language group).
 CALIBRATION_FILE = DATA_DIR / "calibration" / "paraphrase-pairs.jsonl"
 THRESHOLDS: dict[tuple[str, str], float] = {
-    ("words", "en"): 0.32,
+    ("words", "en"): 0.35,
     ("bigrams", "zh"): 0.20,
     ("embedding", "en"): 0.90,
-    ("embedding", "zh"): 0.90,
+    ("embedding", "zh"): 0.95,
 }
 
 
@@ -275,22 +275,26 @@ def calibrate(result: DecontamResult, pairs: Sequence[dict], embed=None, means: 
     corpus = {g: [features(p) for p in result.train + result.evals if p.group == g] for g in LEXICAL_SIGNAL}
     indexes = {g: LexicalIndex([], c) for g, c in corpus.items()}
     scored: dict[tuple[str, str], dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
-    for pair in pairs:
+    caught: dict[int, bool] = {}     # pair index -> some signal at or above its threshold
+    for k, pair in enumerate(pairs):
         group = LANG_GROUP.get(pair["lang"], pair["lang"])
-        fa, fb = (features(Prompt("", 0, "", "", pair["lang"], "", pair[k])) for k in ("a", "b"))
-        scored[(LEXICAL_SIGNAL[group], group)][pair["label"]].append(indexes[group].pair(fa, fb))
+        fa, fb = (features(Prompt("", 0, "", "", pair["lang"], "", pair[x])) for x in ("a", "b"))
+        score = indexes[group].pair(fa, fb)
+        scored[(LEXICAL_SIGNAL[group], group)][pair["label"]].append(score)
+        caught[k] = score >= result.thresholds.get((LEXICAL_SIGNAL[group], group), 2.0)
     if means:
         from decensor.data.embed import embed_texts
 
         embed = embed or embed_texts
         for group in means:
-            sel = [p for p in pairs if LANG_GROUP.get(p["lang"]) == group]
+            sel = [k for k, p in enumerate(pairs) if LANG_GROUP.get(p["lang"]) == group]
             if not sel:
                 continue
-            va = _standard(embed([p["a"] for p in sel], group), means[group])
-            vb = _standard(embed([p["b"] for p in sel], group), means[group])
-            for p, sim in zip(sel, (va * vb).sum(axis=1)):
-                scored[("embedding", group)][p["label"]].append(float(sim))
+            va = _standard(embed([pairs[k]["a"] for k in sel], group), means[group])
+            vb = _standard(embed([pairs[k]["b"] for k in sel], group), means[group])
+            for k, sim in zip(sel, (va * vb).sum(axis=1)):
+                scored[("embedding", group)][pairs[k]["label"]].append(float(sim))
+                caught[k] = caught[k] or float(sim) >= result.thresholds.get(("embedding", group), 2.0)
     for n, e in zip(result.nearest, result.evals):
         for signal, score in n.other_topic.items():
             scored[(signal, e.group)]["unrelated"].append(score)
@@ -303,6 +307,12 @@ def calibrate(result: DecontamResult, pairs: Sequence[dict], embed=None, means: 
             what = {"paraphrase": "known paraphrases", "different": "same topic, different question",
                     "unrelated": "nearest training prompt on another topic"}[label]
             lines.append(f"  {what:40s} {_percentiles(values)}; >= threshold: {above}/{len(values)}")
+    for group in sorted({LANG_GROUP.get(p["lang"], p["lang"]) for p in pairs}):
+        for label in ("paraphrase", "different"):
+            sel = [k for k, p in enumerate(pairs) if LANG_GROUP.get(p["lang"]) == group and p["label"] == label]
+            if sel:
+                lines.append(f"any signal ({group}): {sum(caught[k] for k in sel)}/{len(sel)} labelled {label} pairs "
+                             f"flagged")
     return lines
 
 
