@@ -1,30 +1,108 @@
-"""The end-to-end demo on the real offline Qwen model, in its few-minute --quick form."""
+"""The end-to-end demo on the real offline Qwen model, in its few-minute --quick form, and its selection rules."""
 
 import json
 import subprocess
 import sys
 import time
+from collections import Counter
 
 import pytest
 
+from decensor.demo import SYSTEM_PROMPT, SYSTEMS, STAGES, DemoSettings, eval_slice, mine_prompts, round_robin, \
+    training_subset
+from decensor.data.topics import load_topics
+from decensor.errors import UserError
+
+
+def test_eval_slice_meets_every_quota_with_whole_en_zh_pairs_and_is_deterministic():
+    settings = DemoSettings()
+    rows, record = eval_slice(settings.eval_pairs, settings.seed)
+    again, _ = eval_slice(settings.eval_pairs, settings.seed)
+    assert [r["id"] for r in rows] == [r["id"] for r in again]
+    topics = load_topics()
+    groups = Counter(f"{r['kind']}/{topics[r['topic']].split}" for r in rows)
+    assert groups == {g: 2 * n for g, n in settings.eval_pairs.items()}
+    # the issue's minimum sample: per system, >= 24 harmful per language, 80 seen / 40 unseen sensitive, 40 innocent
+    langs = Counter((r["kind"], r["lang"]) for r in rows)
+    assert langs[("harmful", "en")] >= 24 and langs[("harmful", "zh")] >= 24
+    assert groups["sensitive/seen"] >= 80 and groups["sensitive/unseen"] >= 40
+    assert groups["innocent/seen"] + groups["innocent/unseen"] >= 40
+    pairs = Counter(r["pair_id"] for r in rows)
+    assert set(pairs.values()) == {2} and {r["lang"] for r in rows} == {"en", "zh"}
+    assert record["n_prompts"] == len(rows)
+    # spread over topics: the 20 unseen sensitive pairs cover all 8 unseen sensitive topics
+    assert record["groups"]["sensitive/unseen"]["topics"] == 8
+    # another seed picks other pairs
+    other, _ = eval_slice(settings.eval_pairs, settings.seed + 1)
+    assert {r["id"] for r in other} != {r["id"] for r in rows}
+
+
+def test_eval_slice_refuses_a_quota_the_suites_cannot_meet():
+    with pytest.raises(UserError, match="harmful/seen"):
+        eval_slice({"harmful/seen": 10_000}, 0)
+
+
+def test_round_robin_takes_one_pair_per_topic_in_turn():
+    pairs = {"a1": "a", "a2": "a", "a3": "a", "b1": "b", "c1": "c"}
+    chosen = round_robin(pairs, 4, seed=0)
+    assert Counter(pairs[p] for p in chosen) == {"a": 2, "b": 1, "c": 1}
+    assert round_robin(pairs, None, seed=0) == round_robin(pairs, 99, seed=0) and len(round_robin(pairs, None, 0)) == 5
+
+
+def test_training_subset_keeps_all_harmful_and_mixed_pairs_and_whole_pairs_with_their_dpo_rows():
+    sft, dpo, record = training_subset(10, seed=0)
+    rows = [r for rs in sft.values() for r in rs]
+    full, full_dpo, _ = training_subset(None, seed=0)
+    full_rows = [r for rs in full.values() for r in rs]
+    for kind in ("harmful-refusal", "mixed"):
+        assert sum(r["kind"] == kind for r in rows) == sum(r["kind"] == kind for r in full_rows)
+    other = {r["pair_id"] for r in rows if r["kind"] in ("sensitive", "innocent")}
+    assert len(other) == 10
+    by_pair = Counter(r["pair_id"] for r in full_rows)
+    assert Counter(r["pair_id"] for r in rows) == {p: by_pair[p] for p in {r["pair_id"] for r in rows}}
+    ids = {r["id"] for r in rows}
+    dpo_rows = [r for rs in dpo.values() for r in rs]
+    assert dpo_rows and all(r["id"].split("~")[0] in ids for r in dpo_rows)
+    assert len(dpo_rows) < sum(map(len, full_dpo.values())) and record["sft_rows"] == len(rows)
+    prompts = mine_prompts(sft, 6)
+    assert len(prompts) <= 6 and all(p["messages"][0]["role"] == "user" and len(p["messages"]) == 2 for p in prompts)
+
 
 @pytest.mark.slow
-def test_quick_demo_runs_end_to_end_and_a_rerun_skips_every_stage(demo_model_dir, tmp_path):
+def test_quick_demo_runs_four_systems_end_to_end_and_a_rerun_skips_every_stage(demo_model_dir, tmp_path):
     run_dir = tmp_path / "demo"
     cmd = [sys.executable, "-m", "decensor", "demo", "--quick", "--run-dir", str(run_dir)]
+    plan = subprocess.run(cmd + ["--plan"], capture_output=True, text=True, timeout=600)
+    assert plan.returncode == 0, plan.stderr[-3000:]
+    assert all(stage in plan.stdout for stage in STAGES) and "total" in plan.stdout
+    assert not run_dir.exists()   # the plan runs nothing
+
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=1800)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    for stage in ("fetch", "eval-base", "mine", "sft", "dpo", "eval-tuned", "report"):
+    for stage in STAGES:
         assert (run_dir / "stages" / f"{stage}.json").exists(), stage
     assert (run_dir / "dpo" / "adapter_model.safetensors").exists()
+    # the four systems answered the same prompts; the prompted baseline with the one system prompt
+    answers = {stage: [json.loads(line) for line in (run_dir / stage / "answers.jsonl").open()] for stage, *_ in SYSTEMS}
+    ids = [r["id"] for r in answers["eval-base"]]
+    assert ids and all([r["id"] for r in a] == ids for a in answers.values())
+    prompted = json.loads((run_dir / "eval-prompted" / "results.json").read_text())
+    assert prompted["generation"]["system_prompt"] == SYSTEM_PROMPT and prompted["label"] == "Base + system prompt"
+    assert json.loads((run_dir / "eval-dpo" / "results.json").read_text())["adapter"]["path"].endswith("dpo")
+    selection = json.loads((run_dir / "selection.json").read_text())
+    assert selection["eval"]["n_prompts"] == len(ids) and selection["eval"]["rule"]
+    report = json.loads((run_dir / "report" / "report.json").read_text())
+    assert len(report["models"]) == 4 and report["models"][0]["label"] == "Base"
     html = (run_dir / "report" / "report.html").read_text()
     assert "<svg" in html and "http://" not in html.replace("http://www.w3.org", "")
-    assert (run_dir / "hub-dry-run" / "README.md").exists()
+    assert SYSTEM_PROMPT in html
+    card = (run_dir / "hub-dry-run" / "README.md").read_text()
+    assert "Base + system prompt" in card
     headline = json.loads((run_dir / "headline.json").read_text())
-    assert "harmful_refusal_rate" in headline["comparison"]
+    assert "harmful_refusal_rate" in headline["comparison"] and headline["vs_prompted"]
 
     start = time.monotonic()
     again = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert again.returncode == 0, again.stderr[-3000:]
-    assert again.stdout.count("skipped") == 7
+    assert again.stdout.count("skipped") == len(STAGES)
     assert time.monotonic() - start < 120
