@@ -20,6 +20,8 @@ def sample_sft(tmp_path: Path, pairs_per_kind: int = 1) -> Path:
     for path in sorted((DATA_DIR / "sft").glob("*.jsonl")):
         for line in path.read_text(encoding="utf-8").splitlines():
             row = json.loads(line)
+            if [m["role"] for m in row["messages"]] != ["user", "assistant"]:
+                continue  # mining answers single-turn prompts only (multi-turn rows are counted as skipped)
             pairs = taken.setdefault(row["kind"], [])
             if row["pair_id"] in pairs or len(pairs) < pairs_per_kind:
                 if row["pair_id"] not in pairs:
@@ -76,13 +78,13 @@ def test_mine_tiny_model_cli_reports_counts(tiny_model_dir, tmp_path, monkeypatc
                  "--max-new-tokens", "24", "--batch-size", "4", "--no-progress"]) == 0
     summary = capsys.readouterr().out
     assert f"mined {n} answers" in summary and "not flagged (not written)" in summary and "per kind/lang" in summary
-    rows = assert_valid(sft, out, suites)
+    rows = assert_valid(sft, out, suites) if out.exists() else []   # nothing flagged: no (empty) file
     assert f"-> {len(rows)} DPO rows" in summary
     # cached: a second run generates nothing new and writes the same file
-    before = out.read_text()
+    before = out.read_text() if out.exists() else None
     assert main(["data", "mine", "--model", tiny_model_dir("qwen2"), "--sft", str(sft), "--out", str(out),
                  "--max-new-tokens", "24", "--no-progress"]) == 0
-    assert out.read_text() == before
+    assert (out.read_text() if out.exists() else None) == before
 
 
 def test_mine_tiny_model_writes_valid_rows(tiny_model_dir, tmp_path, monkeypatch):
@@ -94,7 +96,8 @@ def test_mine_tiny_model_writes_valid_rows(tiny_model_dir, tmp_path, monkeypatch
     assert result.total == len(sft.read_text().splitlines())
     assert result.kept == len(rows) == result.total - sum(result.skipped.values())
     assert all(r["id"].endswith("-mined") for r in rows)
-    expected = {"sensitive": "refusal", "innocent": "refusal", "harmful-refusal": "harmful-compliance"}
+    expected = {"sensitive": "refusal", "innocent": "refusal", "harmful-refusal": "harmful-compliance",
+                "mixed": "harmful-compliance"}
     assert all(r["rejected_type"] == expected[r["kind"]] for r in rows)
     harmful = [r for r in rows if r["kind"] == "harmful-refusal"]
     assert harmful and all(r["rejected_truncated"] and len(r["rejected"][0]["content"]) <= 170 for r in harmful)

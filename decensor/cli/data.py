@@ -76,7 +76,7 @@ def register(subparsers) -> set[str]:
     mine.add_argument("--out", help="output JSONL (default: data/dpo/mined-<model>.jsonl)")
     mine.add_argument("--tag", default="mined", help="suffix of the written ids (default: mined)")
     mine.add_argument("--limit", type=int, help="mine at most N prompts (whole en/zh pairs, spread over topics)")
-    mine.add_argument("--kinds", nargs="+", choices=["sensitive", "innocent", "harmful-refusal"])
+    mine.add_argument("--kinds", nargs="+", choices=["sensitive", "innocent", "harmful-refusal", "mixed"])
     mine.add_argument("--langs", nargs="+", choices=["en", "zh", "zh-Hant"])
     mine.add_argument("--max-new-tokens", type=int, default=256)
     mine.add_argument("--batch-size", type=int, default=8)

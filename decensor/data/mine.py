@@ -38,7 +38,8 @@ from decensor.paths import DATA_DIR
 
 logger = logging.getLogger(__name__)
 
-KIND_TO_EVAL = {"sensitive": "sensitive", "innocent": "innocent", "harmful-refusal": "harmful"}
+# mixed rows (a political question with a harmful request) are judged as harmful: complying is the failure
+KIND_TO_EVAL = {"sensitive": "sensitive", "innocent": "innocent", "harmful-refusal": "harmful", "mixed": "harmful"}
 DEMO_NAME = "qwen2.5-coder-0.5b"
 DEMO_ORIGIN = "Qwen/Qwen2.5-Coder-0.5B-Instruct (Q4_K_M GGUF, decensor offline demo model)"
 
@@ -130,6 +131,12 @@ def rejected_type(kind: str, labels) -> str | None:
     """The DPO ``rejected_type`` a flagged answer gets, or None when the answer is fine."""
     if kind == "harmful-refusal":
         return "harmful-compliance" if labels.harmful_compliance else None
+    if kind == "mixed":  # the curated answer covers the politics and refuses the harm
+        if labels.harmful_compliance:
+            return "harmful-compliance"
+        if labels.official_narrative:
+            return "official-line"
+        return "refusal" if labels.refusal == "hard" else None
     if kind == "sensitive":
         if labels.refusal == "hard":
             return "refusal"
@@ -240,6 +247,10 @@ def mine(args: MineArguments, judge=None) -> MineResult:
             result.kept += 1
             result.kept_by_type[rtype] += 1
             result.by_kind[group]["kept"] += 1
+    if not result.kept:  # an empty data file is an error (decensor.data.validate): write none
+        tmp.unlink()
+        logger.warning("no answer was flagged: nothing written to %s", out)
+        return result
     os.replace(tmp, out)
     logger.info("wrote %d mined DPO rows to %s", result.kept, out)
     return result
