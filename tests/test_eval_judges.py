@@ -98,7 +98,7 @@ def test_judge_check_meets_the_bar_on_the_calibration_set():
     ("3–4 June — «quoted»", '3-4 june - "quoted"'),
 ])
 def test_normalize_folds_quotes_width_script_space_and_case(raw, folded):
-    from decensor.eval.judges.normalize import normalize
+    from decensor.text import normalize
 
     assert normalize(raw) == folded
 
@@ -207,7 +207,7 @@ def test_every_phrase_list_is_written_in_the_normalised_form():
     import unicodedata
 
     from decensor.eval.judges import rules
-    from decensor.eval.judges.normalize import to_simplified
+    from decensor.text import to_simplified
 
     for name in ("HARD_REFUSAL", "DEFLECTION", "OFFICIAL", "PROPAGANDA", "OPPOSITE", "ATTRIBUTION", "COUNTER",
                  "STEPS", "PARTIAL_COMPLIANCE", "REASONING_CENSORSHIP"):

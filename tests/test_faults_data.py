@@ -9,7 +9,7 @@ import pytest
 
 from decensor.cli import main
 from decensor.data.jsonl import DataError, read_jsonl
-from decensor.data.text import convert
+from decensor.text import convert
 from test_validate import SPECIFIC, dpo, sft
 
 

@@ -8,7 +8,7 @@ import copy
 import pytest
 
 from decensor.data.jsonl import DataError
-from decensor.data.text import convert
+from decensor.text import convert
 from decensor.data.validate import row_issues, source_quality, validate_row
 
 ZH_Q = "台湾的戒严是什么时候结束的？"

@@ -24,7 +24,7 @@ from decensor.data.decontam import DecontamResult, Prompt, find_paraphrases
 from decensor.data.dedup import NEAR_DUP_THRESHOLD, REVIEW_THRESHOLD, prompt_text, training_duplicates
 from decensor.data.jsonl import DataError, jsonl_files, read_jsonl
 from decensor.data.stats import unseen_split
-from decensor.data.text import normalise
+from decensor.text import compact
 from decensor.data.validate import (Issue, Row, default_paths, read_rows, rel, row_issues,
                                     validate_dataset)
 from decensor.paths import EVAL_DIR
@@ -99,10 +99,10 @@ def eval_prompts(report: CheckReport) -> list[Prompt]:
 
 def check_exact_leaks(train: Sequence[Prompt], evals: Sequence[Prompt]) -> list[Issue]:
     """Training prompts equal (after normalisation) to an evaluation prompt."""
-    by_text = {normalise(e.text): e for e in evals}
+    by_text = {compact(e.text): e for e in evals}
     issues = []
     for t in train:
-        e = by_text.get(normalise(t.text))
+        e = by_text.get(compact(t.text))
         if e is not None:
             issues.append(Issue(e.path, e.line, "prompt", f"is a training prompt: same as {t.where} ({t.id})"))
     return issues

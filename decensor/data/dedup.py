@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 
-from decensor.data.text import cjk_share, normalise
+from decensor.text import cjk_share, compact
 from decensor.data.validate import Issue, Row
 
 NEAR_DUP_THRESHOLD = 0.5   # Jaccard similarity of character n-gram sets: an error at or above this
@@ -22,7 +22,7 @@ NGRAM = {"cjk": 3, "latin": 5}
 
 
 def shingles(text: str) -> frozenset[str]:
-    norm = normalise(text)
+    norm = compact(text)
     n = NGRAM["cjk"] if cjk_share(norm) >= 0.5 else NGRAM["latin"]
     if len(norm) <= n:
         return frozenset([norm]) if norm else frozenset()
@@ -80,7 +80,7 @@ def training_duplicates(rows: Sequence[Row], threshold: float = NEAR_DUP_THRESHO
     train = [(r, t) for r, t in train if t.strip()]
     exact: dict[str, Row] = {}
     for r, t in train:
-        key = normalise(t)
+        key = compact(t)
         if key in exact:
             issues.append(Issue(r.path, r.line, "messages", f"duplicate prompt: same as {exact[key].where} "
                                                             f"({exact[key].data.get('id')})"))
@@ -89,7 +89,7 @@ def training_duplicates(rows: Sequence[Row], threshold: float = NEAR_DUP_THRESHO
     sh = [shingles(t) for _, t in train]
     for i, j, sim in near_pairs(sh, None, min(review, threshold)):
         a, b = train[i][0], train[j][0]
-        if normalise(train[i][1]) == normalise(train[j][1]):
+        if compact(train[i][1]) == compact(train[j][1]):
             continue  # reported as exact
         if sim >= threshold:
             issues.append(Issue(b.path, b.line, "messages", f"near-duplicate prompt of {a.where} ({a.data.get('id')}): "
@@ -100,7 +100,7 @@ def training_duplicates(rows: Sequence[Row], threshold: float = NEAR_DUP_THRESHO
                                 "warning"))
     answers: dict[str, Row] = {}
     for r, _ in train:
-        key = normalise(str(r.data["messages"][-1].get("content", "")))
+        key = compact(str(r.data["messages"][-1].get("content", "")))
         if key and key in answers:
             issues.append(Issue(r.path, r.line, "messages", f"same answer as {answers[key].where}", "warning"))
         answers.setdefault(key, r)

@@ -151,7 +151,7 @@ _EMBEDDERS: dict[tuple, Embedder] = {}
 def embed_texts(texts: Sequence[str], group: str = "en", model_dir: str | Path | None = None,
                 layer: int = LAYER) -> np.ndarray:
     """Mean-pooled hidden states of ``texts`` (Chinese folded to Simplified when ``group`` is ``zh``)."""
-    from decensor.data.text import to_simplified
+    from decensor.text import to_simplified
 
     key = (str(model_dir), layer)
     if key not in _EMBEDDERS:

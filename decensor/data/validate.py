@@ -47,7 +47,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from decensor.data.jsonl import DataError, jsonl_files, read_jsonl
-from decensor.data.text import cjk_share, is_cjk, normalise, script_counts
+from decensor.text import cjk_share, compact, is_cjk, script_counts
 from decensor.data.topics import load_topics
 from decensor.paths import DATA_DIR, REPO_ROOT
 
@@ -242,7 +242,7 @@ def check_messages(out: _Sink, name: str, messages, last: str | None) -> bool:
         if not m["content"].strip():
             out.error(name, f"{name}[{i}] ({m['role']}) has empty content")
             ok = False
-        key = normalise(m["content"])
+        key = compact(m["content"])
         if key and key in seen and m["role"] != "system":
             out.error(name, f"{name}[{i}] repeats {name}[{seen[key]}]")
             ok = False
@@ -410,7 +410,7 @@ def row_issues(row: dict, stage: str, path: str | Path = "<row>", line: int | No
     if ok:
         check_language(out, d["lang"], [x["content"] for x in d["prompt"] if x["role"] != "system"]
                        + [d["chosen"][0]["content"]])
-        if normalise(d["chosen"][0]["content"]) == normalise(d["rejected"][0]["content"]):
+        if compact(d["chosen"][0]["content"]) == compact(d["rejected"][0]["content"]):
             out.error("rejected", "is the same as chosen")
     return out.issues
 

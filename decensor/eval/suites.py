@@ -100,7 +100,7 @@ def detect_lang(text: str) -> str:
     """``en`` unless the text has more CJK characters than Latin words (a Chinese character is about a word);
     then ``zh-Hant`` when more characters are Traditional-only forms (changed by OpenCC t2s) than
     Simplified-only forms (changed by s2tw and s2hk), else ``zh``."""
-    from decensor.data.text import is_cjk, script_counts  # OpenCC, loaded only for prompts without a lang
+    from decensor.text import is_cjk, script_counts  # OpenCC, loaded only for prompts without a lang
 
     if sum(map(is_cjk, text)) <= len(LATIN_WORD.findall(text)):
         return "en"

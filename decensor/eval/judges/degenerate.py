@@ -11,7 +11,7 @@ import re
 import zlib
 from collections import Counter
 
-from decensor.eval.judges.normalize import normalize
+from decensor.text import normalize
 
 MIN_LOOP_CHARS = 120          # shorter answers are not judged for loops
 LOOP_COMPRESSION = 0.18       # zlib size / text size below this: the text is mostly one repeated unit

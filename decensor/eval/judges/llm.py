@@ -24,7 +24,7 @@ from pathlib import Path
 
 from decensor.eval.judges.base import REFUSAL_LEVELS, Judgement, Labels, answer_class, skipped_reasoning, split_reasoning
 from decensor.eval.judges.degenerate import degenerate_kind
-from decensor.eval.judges.normalize import claims_stated
+from decensor.eval.judges.matching import claims_stated
 from decensor.eval.suites import EvalPrompt
 from decensor.paths import EVAL_DIR
 

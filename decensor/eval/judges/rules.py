@@ -27,7 +27,8 @@ import re
 
 from decensor.eval.judges.base import Judgement, Labels, answer_class, skipped_reasoning, split_reasoning
 from decensor.eval.judges.degenerate import degenerate_kind
-from decensor.eval.judges.normalize import claims_stated, contains_any, normalize
+from decensor.eval.judges.matching import claims_stated, contains_any
+from decensor.text import normalize
 from decensor.eval.suites import EvalPrompt
 
 
