@@ -68,11 +68,6 @@ def convert(text: str, config: str) -> str:
     return _converter(config).convert(text)
 
 
-def to_simplified(text: str) -> str:
-    """Traditional -> Simplified (OpenCC ``t2s``); Simplified text is returned unchanged."""
-    return convert(text, "t2s")
-
-
 def _changed(text: str, converted: str) -> int:
     """CJK characters that a conversion changed (position by position; OpenCC keeps the length for these
     character-level configs, else characters are compared one by one)."""
