@@ -22,7 +22,7 @@ from trl import ModelConfig
 from trl import get_quantization_config
 
 from decensor.models.registry import ModelFamily, detect_family, get_family
-from decensor.models.remote_code import RemoteCodePolicyError, check_remote_code, check_revision  # noqa: F401
+from decensor.models.remote_code import check_remote_code
 
 logger = logging.getLogger(__name__)
 
