@@ -79,3 +79,14 @@ def test_cut_off_reasoning_and_odd_answers_are_labelled_not_crashing(answer):
     assert j.answer.answer_class in ("refused", "evasive", "complete")
     if answer.startswith("<think>"):
         assert j.answer.degenerate == "empty" and j.answer.answer_class == "refused" and j.thinking is not None
+
+
+def test_capability_with_an_openai_endpoint_is_a_user_error(tmp_path):
+    from decensor.errors import UserError
+    from decensor.eval.runner import EvalArguments, run_eval
+
+    args = EvalArguments(model="served-model", backend="openai", capability=True, out=str(tmp_path / "out"),
+                         backend_options={"base_url": "http://127.0.0.1:9/v1"})
+    with pytest.raises(UserError, match="--capability"):
+        run_eval(args)
+    assert not (tmp_path / "out").exists()

@@ -24,6 +24,7 @@ from pathlib import Path
 
 from decensor import __version__
 from decensor.data.jsonl import read_jsonl
+from decensor.errors import UserError
 from decensor.eval.capability import run_capability
 from decensor.eval.judges import make_judge
 from decensor.eval.metric_catalog import keys_for
@@ -105,6 +106,9 @@ def judge_correction(judge, records: list[dict], n_boot: int) -> dict:
 
 def run_eval(args: EvalArguments) -> dict:
     start = time.monotonic()
+    if args.capability and args.backend == "openai":
+        raise UserError("--capability runs lm-eval on local weights; an openai endpoint has none",
+                        field="--capability", hint="evaluate the open weights with --backend transformers for it")
     out = Path(args.out) if args.out else default_out(args)
     out.mkdir(parents=True, exist_ok=True)
     prompts = select(load_suites(args.suites), args.kinds, args.langs, args.pairs_per_topic)
