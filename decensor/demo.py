@@ -60,10 +60,9 @@ SLICE_RULE = ("Per group (kind x topic split), whole en+zh prompt pairs are take
               "in sorted order; within a topic, pairs ordered by sha256(seed + ':' + pair_id)) until the group's "
               "quota is met; only the en and zh members are asked (zh-Hant members and the control suite are "
               "left out to fit the time budget).")
-SUBSET_RULE = ("Every harmful-refusal and mixed pair, plus `sft_pairs` sensitive and innocent pairs taken one per "
-               "topic in turn (topics sorted; within a topic, pairs ordered by sha256(seed + ':' + pair_id)); every "
-               "language member of a chosen pair (en, zh, zh-Hant) is kept. DPO: the curated pairs whose SFT id (the "
-               "id before '~') is in the subset.")
+SUBSET_RULE = ("Per kind, `sft_pairs[kind]` pairs taken one per topic in turn (topics sorted; within a topic, pairs "
+               "ordered by sha256(seed + ':' + pair_id)); every language member of a chosen pair (en, zh, zh-Hant) "
+               "is kept. DPO: the curated pairs whose SFT id (the id before '~') is in the subset.")
 
 
 @dataclass
@@ -78,7 +77,9 @@ class DemoSettings:
     batch_size: int = 32
     seed: int = 0
     system_prompt: str = SYSTEM_PROMPT
-    sft_pairs: int | None = None      # sensitive + innocent pairs trained on (SUBSET_RULE); None: all of data/sft
+    # SFT pairs per kind (SUBSET_RULE), sized by `decensor demo --plan` to fit one epoch in the budget; None: all
+    sft_pairs: dict | None = field(default_factory=lambda: {"sensitive": 100, "innocent": 40, "harmful-refusal": 32,
+                                                            "mixed": 16})
     mine_limit: int = 64              # training prompts answered for on-policy pairs (whole pairs, round robin)
     mine_max_new_tokens: int = 48
     sft_overrides: dict = field(default_factory=dict)   # typed recipe overrides, e.g. {"max_steps": 2}
@@ -89,7 +90,8 @@ class DemoSettings:
     def quick(cls) -> DemoSettings:
         return cls(eval_pairs={"sensitive/seen": 2, "sensitive/unseen": 1, "innocent/seen": 1, "innocent/unseen": 1,
                                "harmful/seen": 2},
-                   eval_max_new_tokens=16, batch_size=16, sft_pairs=6, mine_limit=6, mine_max_new_tokens=16,
+                   eval_max_new_tokens=16, batch_size=16, mine_limit=6, mine_max_new_tokens=16,
+                   sft_pairs={"sensitive": 2, "innocent": 1, "harmful-refusal": 1, "mixed": 1},
                    sft_overrides={"max_steps": 2, "save_steps": 1, "max_length": 256, "num_train_epochs": 1},
                    dpo_overrides={"max_steps": 2, "save_steps": 1, "max_length": 256},
                    capability_limit=4)
@@ -159,7 +161,7 @@ def _sft_rows() -> dict[str, list[tuple[int, dict]]]:
     return out
 
 
-def training_subset(sft_pairs: int | None, seed: int) -> tuple[dict[str, list[dict]], dict[str, list[dict]], dict]:
+def training_subset(sft_pairs: dict[str, int] | None, seed: int) -> tuple[dict[str, list[dict]], dict[str, list[dict]], dict]:
     """(SFT rows by file name, curated DPO rows by file name, record) of the demo's training data
     (see :data:`SUBSET_RULE`; ``sft_pairs=None`` keeps every row)."""
     from decensor.data.validate import load_valid_rows
@@ -171,9 +173,16 @@ def training_subset(sft_pairs: int | None, seed: int) -> tuple[dict[str, list[di
               "sft_pairs": sft_pairs, "seed": seed}
     if sft_pairs is not None:
         all_rows = [r for rows in sft.values() for r in rows]
-        always = {r["pair_id"] for r in all_rows if r["kind"] in ("harmful-refusal", "mixed")}
-        rest = {r["pair_id"]: r["topic"] for r in all_rows if r["pair_id"] not in always}
-        keep = always | set(round_robin(rest, sft_pairs, seed))
+        kinds = sorted({r["kind"] for r in all_rows})
+        unknown = sorted(set(sft_pairs) - set(kinds))
+        if unknown:
+            raise UserError(f"no SFT rows of kind {unknown} (kinds in data/sft: {kinds})", field="sft_pairs")
+        keep = set()
+        for kind, n in sft_pairs.items():
+            pairs = {r["pair_id"]: r["topic"] for r in all_rows if r["kind"] == kind}
+            if len(pairs) < n:
+                raise UserError(f"{n} {kind} pairs asked, data/sft holds {len(pairs)}", field=f"sft_pairs[{kind}]")
+            keep |= set(round_robin(pairs, n, seed))
         sft = {name: [r for r in rows if r["pair_id"] in keep] for name, rows in sft.items()}
         ids = {r["id"] for rows in sft.values() for r in rows}
         dpo = {name: [r for r in rows if r["id"].split("~")[0] in ids] for name, rows in dpo.items()}

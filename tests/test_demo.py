@@ -49,23 +49,31 @@ def test_round_robin_takes_one_pair_per_topic_in_turn():
     assert round_robin(pairs, None, seed=0) == round_robin(pairs, 99, seed=0) and len(round_robin(pairs, None, 0)) == 5
 
 
-def test_training_subset_keeps_all_harmful_and_mixed_pairs_and_whole_pairs_with_their_dpo_rows():
-    sft, dpo, record = training_subset(10, seed=0)
+def test_training_subset_takes_whole_pairs_per_kind_with_their_dpo_rows():
+    quotas = {"sensitive": 6, "innocent": 3, "harmful-refusal": 2, "mixed": 1}
+    sft, dpo, record = training_subset(quotas, seed=0)
+    assert training_subset(quotas, seed=0)[2] == record      # deterministic
     rows = [r for rs in sft.values() for r in rs]
     full, full_dpo, _ = training_subset(None, seed=0)
     full_rows = [r for rs in full.values() for r in rs]
-    for kind in ("harmful-refusal", "mixed"):
-        assert sum(r["kind"] == kind for r in rows) == sum(r["kind"] == kind for r in full_rows)
-    other = {r["pair_id"] for r in rows if r["kind"] in ("sensitive", "innocent")}
-    assert len(other) == 10
-    by_pair = Counter(r["pair_id"] for r in full_rows)
+    pairs_by_kind = Counter(kind for kind, _ in {(r["kind"], r["pair_id"]) for r in rows})
+    assert pairs_by_kind == quotas
+    sensitive_topics = {r["topic"] for r in rows if r["kind"] == "sensitive"}
+    assert len(sensitive_topics) == 6   # one pair per topic in turn
+    by_pair = Counter(r["pair_id"] for r in full_rows)   # every language member of a chosen pair
     assert Counter(r["pair_id"] for r in rows) == {p: by_pair[p] for p in {r["pair_id"] for r in rows}}
     ids = {r["id"] for r in rows}
     dpo_rows = [r for rs in dpo.values() for r in rs]
     assert dpo_rows and all(r["id"].split("~")[0] in ids for r in dpo_rows)
-    assert len(dpo_rows) < sum(map(len, full_dpo.values())) and record["sft_rows"] == len(rows)
+    assert {r["id"].split("~")[0] for rs in full_dpo.values() for r in rs} & ids == {r["id"].split("~")[0]
+                                                                                      for r in dpo_rows}
+    assert record["sft_rows"] == len(rows) and record["dpo_rows"] == len(dpo_rows)
     prompts = mine_prompts(sft, 6)
     assert len(prompts) <= 6 and all(p["messages"][0]["role"] == "user" and len(p["messages"]) == 2 for p in prompts)
+    with pytest.raises(UserError, match="sft_pairs"):
+        training_subset({"no-such-kind": 1}, seed=0)
+    with pytest.raises(UserError, match="mixed"):
+        training_subset({"mixed": 100_000}, seed=0)
 
 
 @pytest.mark.slow
