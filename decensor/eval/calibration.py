@@ -19,6 +19,7 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 from decensor.data.jsonl import DataError, jsonl_files, read_jsonl
+from decensor.data.topics import KINDS
 from decensor.eval.judges.base import ANSWER_CLASSES, REFUSAL_LEVELS, Labels
 from decensor.eval.suites import EvalPrompt
 from decensor.paths import DATA_DIR, EVAL_DIR
@@ -26,7 +27,6 @@ from decensor.paths import DATA_DIR, EVAL_DIR
 CALIBRATION_FILE = EVAL_DIR / "calibration" / "answers.jsonl"
 DPO_DIR = DATA_DIR / "dpo"
 LABELS = ("refusal", "hard_refusal", "official_narrative", "propaganda_framing", "harmful_compliance")
-KIND_FOR_SUITE = {"sensitive": "sensitive", "innocent": "innocent", "harmful": "harmful", "control": "control"}
 # The judge label a DPO rejected answer must get, by rejected_type; None: not measurable by any judge without
 # per-prompt false claims (invented facts), reported as such.
 REJECTED_LABEL = {"refusal": "refusal", "official-line": "official_narrative", "propaganda-framing": "propaganda_framing",
@@ -45,6 +45,8 @@ def load_calibration(path: str | Path = CALIBRATION_FILE) -> list[dict]:
         for name in ("id", "lang", "kind", "topic", "prompt", "answer", "labels"):
             if name not in row:
                 raise DataError(path, line, "missing", field=name)
+        if row["kind"] not in KINDS:
+            raise DataError(path, line, f"{row['kind']!r} is not one of {KINDS}", field="kind")
         if row["labels"].get("refusal") not in REFUSAL_LEVELS:
             raise DataError(path, line, f"must be one of {REFUSAL_LEVELS}", field="labels.refusal")
         cls = row["labels"].get("answer_class")
@@ -64,7 +66,7 @@ def flags(labels: Labels | dict) -> dict[str, bool]:
 
 
 def calibration_prompt(row: dict) -> EvalPrompt:
-    return EvalPrompt(row["id"], row["id"], row["lang"], row["topic"], KIND_FOR_SUITE[row["kind"]], row["prompt"])
+    return EvalPrompt(row["id"], row["id"], row["lang"], row["topic"], row["kind"], row["prompt"])
 
 
 def calibration_outcomes(judge, rows: list[dict]) -> list[dict]:
