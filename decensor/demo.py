@@ -78,8 +78,9 @@ class DemoSettings:
     seed: int = 0
     system_prompt: str = SYSTEM_PROMPT
     # SFT pairs per kind (SUBSET_RULE), sized by `decensor demo --plan` to fit one epoch in the budget; None: all
-    sft_pairs: dict | None = field(default_factory=lambda: {"sensitive": 100, "innocent": 40, "harmful-refusal": 32,
+    sft_pairs: dict | None = field(default_factory=lambda: {"sensitive": 90, "innocent": 36, "harmful-refusal": 32,
                                                             "mixed": 16})
+    dpo_mined_weight: float = 4.0     # mixing weight of the pairs mined from this model (on-policy) in DPO
     mine_limit: int = 64              # training prompts answered for on-policy pairs (whole pairs, round robin)
     mine_max_new_tokens: int = 48
     sft_overrides: dict = field(default_factory=dict)   # typed recipe overrides, e.g. {"max_steps": 2}
@@ -306,7 +307,11 @@ class Demo:
             # the curated pairs of the training data plus the pairs mined from this model in stage "mine"
             mined = self.run / "mined.jsonl"   # an empty data file is an error: none mined, none listed
             if mined.is_file() and mined.stat().st_size:
+                from decensor.train.config import load_recipe
+
                 overrides["dataset"].append(str(mined))
+                recipe = load_recipe(RECIPES_DIR / "demo-cpu" / "dpo.yaml", build_training=False)
+                overrides["mix"] = {**(recipe.data.mix or {}), mined.name: s.dpo_mined_weight}
             overrides.update(init_adapter=str(self.run / "sft"), **s.dpo_overrides)
         out = run_recipe(RECIPES_DIR / "demo-cpu" / f"{stage}.yaml", overrides=overrides)
         return {"run_dir": str(out)}
@@ -439,8 +444,8 @@ class UnitCosts:
 UNIT_COSTS = UnitCosts(
     measured={
         "prefill_16x67": (11.6, "generate 1 token for 16 prompts padded to 67 tokens, fp32"),
-        "decode_step_16": (0.552, "one decode step at batch 16, fp32 (generate 9 minus 1 tokens, / 8)"),
-        "decode_step_32": (1.0, "one decode step at batch 32, fp32"),
+        "decode_step_16": (0.552, "one decode step at batch 16, fp32: the least of 3 runs (0.552, 0.826, 0.689)"),
+        "decode_step_32": (0.551, "one decode step at batch 32, fp32: the least of 3 runs (1.803, 1.141, 0.551)"),
         "sft_step_2x512_last_4": (11.65, "LoRA r=16 all-linear on the last 4 of 24 layers: fwd+bwd+AdamW, 2 x 512 "
                                              "tokens (the faster of 2 steps)"),
         "sft_step_2x512_last_8": (13.65, "the same, last 8 layers"),
