@@ -444,8 +444,8 @@ class UnitCosts:
 UNIT_COSTS = UnitCosts(
     measured={
         "prefill_16x67": (11.6, "generate 1 token for 16 prompts padded to 67 tokens, fp32"),
-        "decode_step_16": (0.552, "one decode step at batch 16, fp32: the least of 3 runs (0.552, 0.826, 0.689)"),
-        "decode_step_32": (0.551, "one decode step at batch 32, fp32: the least of 3 runs (1.803, 1.141, 0.551)"),
+        "decode_step_16": (0.552, "one decode step at batch 16, fp32: the least of 4 runs (0.552 0.826 0.689 0.640)"),
+        "decode_step_32": (0.551, "one decode step at batch 32, fp32: the least of 4 runs (1.803 1.141 0.551 1.085)"),
         "sft_step_2x512_last_4": (11.65, "LoRA r=16 all-linear on the last 4 of 24 layers: fwd+bwd+AdamW, 2 x 512 "
                                              "tokens (the faster of 2 steps)"),
         "sft_step_2x512_last_8": (13.65, "the same, last 8 layers"),
