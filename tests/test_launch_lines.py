@@ -22,11 +22,27 @@ LAUNCHER = DS_CONFIGS_DIR / "launch-multinode.sh"
 STARTS = ("accelerate", "decensor", "ds_configs/launch-multinode.sh", "python")
 
 
+def shell_blocks(text: str) -> list[str]:
+    """The contents of the fenced code blocks marked bash/sh (or unmarked), fences paired in order."""
+    blocks, current, lang = [], None, None
+    for line in text.splitlines():
+        if line.startswith("```"):
+            if current is None:
+                current, lang = [], line[3:].strip()
+            else:
+                if lang in ("", "bash", "sh"):
+                    blocks.append("\n".join(current) + "\n")
+                current = None
+        elif current is not None:
+            current.append(line)
+    return blocks
+
+
 def launch_lines() -> list[tuple[str, str]]:
     """(doc, command) for every training/plan command in a fenced code block of the docs."""
     found = []
     for doc in DOCS:
-        for block in re.findall(r"```(?:bash|sh)?\n(.*?)```", doc.read_text(encoding="utf-8"), flags=re.S):
+        for block in shell_blocks(doc.read_text(encoding="utf-8")):
             for line in block.replace("\\\n", " ").splitlines():
                 words = shlex.split(line, comments=True)
                 for command in " ".join(shlex.quote(w) for w in words).split(" '&&' "):
