@@ -1,4 +1,5 @@
-"""``decensor demo``: evaluate the offline Qwen model, mine, train SFT then DPO, re-evaluate, report."""
+"""``decensor demo``: the offline Qwen model, the same model with a plain system prompt, SFT and SFT+DPO,
+evaluated on the same prompts (seen and unseen topics, English and Chinese), mined, trained, reported."""
 
 from __future__ import annotations
 
