@@ -347,7 +347,13 @@ class Demo:
         start = time.monotonic()
         console.print(f"[bold]decensor demo[/bold] ({'quick' if self.quick else 'full'}) in {self.run}")
         self.run.mkdir(parents=True, exist_ok=True)
-        (self.run / "demo-settings.json").write_text(json.dumps(asdict(self.settings), indent=2, ensure_ascii=False))
+        settings_file = self.run / "demo-settings.json"
+        settings = json.loads(json.dumps(asdict(self.settings)))
+        if settings_file.exists() and json.loads(settings_file.read_text()) != settings:
+            # finished stages of other settings (another slice, other data) would be skipped and mixed in
+            raise UserError(f"{self.run} holds a demo run made with other settings ({settings_file})",
+                            hint="start afresh with --fresh (or another --run-dir)")
+        settings_file.write_text(json.dumps(settings, indent=2, ensure_ascii=False))
         steps: dict[str, Callable[[], dict]] = {
             "fetch": self.fetch, "select": self.select, "mine": self.mine,
             "sft": lambda: self.train("sft"), "dpo": lambda: self.train("dpo"), "report": self.report}

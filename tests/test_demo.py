@@ -76,6 +76,17 @@ def test_training_subset_takes_whole_pairs_per_kind_with_their_dpo_rows():
         training_subset({"mixed": 100_000}, seed=0)
 
 
+def test_a_run_folder_of_other_settings_is_refused_before_any_stage(tmp_path):
+    from decensor.demo import Demo
+
+    run = tmp_path / "demo"
+    run.mkdir()
+    (run / "demo-settings.json").write_text(json.dumps({"eval_max_new_tokens": 128}))
+    with pytest.raises(UserError, match="other settings"):
+        Demo(run, quick=True).run_all()
+    assert not (run / "stages").exists()
+
+
 @pytest.mark.slow
 def test_quick_demo_runs_four_systems_end_to_end_and_a_rerun_skips_every_stage(demo_model_dir, tmp_path):
     run_dir = tmp_path / "demo"
