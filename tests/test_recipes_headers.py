@@ -78,7 +78,7 @@ def test_demo_mined_pairs_refused_for_another_model(tmp_path):
     check_mined_data(demo)
     text = (RECIPES_DIR / "qwen2.5-7b-instruct" / "dpo-lora.yaml").read_text()
     bad = tmp_path / "dpo.yaml"
-    bad.write_text(text.replace("dataset: [data/dpo/harmful-refusal.jsonl", "dataset: [data/dpo, data/dpo/harmful-refusal.jsonl"))
+    bad.write_text(text.replace("dataset: [data/dpo/harmful-*.jsonl", "dataset: [data/dpo, data/dpo/harmful-*.jsonl"))
     with pytest.raises(LaunchError) as err:
         check_mined_data(load_recipe(bad, build_training=False))
     msg = str(err.value)
