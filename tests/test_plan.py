@@ -23,11 +23,19 @@ def _p(model_id: str, quant: str = "bf16", **kw) -> PlanInput:
 
 
 def test_arch_param_counts_match_registry():
-    for model_id, expected in [("Qwen/Qwen2.5-7B-Instruct", 7.6), ("Qwen/Qwen2.5-72B-Instruct", 72.7),
-                               ("Qwen/Qwen3-30B-A3B", 30.5), ("Qwen/Qwen3-235B-A22B", 235.1),
-                               ("deepseek-ai/DeepSeek-V3", 671.0), ("moonshotai/Kimi-K2-Instruct", 1026.0)]:
-        total, _ = arch_params(ARCHS[model_id])
-        assert abs(total / 1e9 - expected) / expected < 0.05, (model_id, total / 1e9)
+    """The parameter count plan derives from each architecture agrees with the registry's published size."""
+    from decensor.models.registry import detect_family
+
+    checked = 0
+    for model_id, arch in ARCHS.items():
+        sizes = detect_family(model_id).sizes_b
+        if model_id not in sizes:
+            continue
+        total, _ = arch_params(arch)
+        expected = sizes[model_id][0]
+        assert abs(total / 1e9 - expected) / expected < 0.05, (model_id, total / 1e9, expected)
+        checked += 1
+    assert checked >= 6
 
 
 def test_routed_experts_are_most_of_the_moe_models():

@@ -31,6 +31,7 @@ from decensor.eval.metric_catalog import keys_for
 from decensor.eval.metrics import SPLIT_NAMES, compute_metrics, corrected_rates
 from decensor.eval.suites import EvalPrompt, load_suites, select, suite_hashes, suites_hash
 from decensor.generation import GenerationSettings, ModelSpec, generate_answers as generate_cached, model_identity, slug
+from decensor.generation.spec import ModelFields
 from decensor.paths import runs_dir
 
 logger = logging.getLogger(__name__)
@@ -38,13 +39,7 @@ RESULTS_FORMAT = "decensor-eval/1"
 
 
 @dataclass
-class EvalArguments:
-    model: str
-    adapter: str | None = None
-    revision: str = "main"
-    gguf_file: str | None = None
-    trust_remote_code: bool = False
-    dtype: str = "auto"
+class EvalArguments(ModelFields):
     suites: list[str] | None = None          # files/folders; default eval/suites
     kinds: list[str] | None = None
     langs: list[str] | None = None
@@ -65,9 +60,8 @@ class EvalArguments:
 
     def spec(self) -> ModelSpec:
         """The model and backend to generate with (decensor.generation)."""
-        return ModelSpec.create(self.model, self.backend_options, adapter=self.adapter, revision=self.revision,
-                                gguf_file=self.gguf_file, trust_remote_code=self.trust_remote_code, dtype=self.dtype,
-                                backend=self.backend)
+        common = self.model_fields()
+        return ModelSpec.create(common.pop("model"), self.backend_options, backend=self.backend, **common)
 
 
 def default_out(args: EvalArguments) -> Path:

@@ -21,9 +21,10 @@ def slug(text: str) -> str:
 
 
 @dataclass
-class ModelSpec:
-    """A model (local folder, Hub id, ``demo``, or for ``openai`` the served model's name), an optional
-    LoRA adapter, and the backend with its options."""
+class ModelFields:
+    """Which weights: a model (local folder, Hub id, ``demo``, or for ``openai`` the served model's name),
+    an optional LoRA adapter, revision, GGUF file, remote-code request and dtype. Declared once; every
+    argument class that names a model (eval, mining, synthesis) extends it."""
 
     model: str
     adapter: str | None = None
@@ -31,6 +32,15 @@ class ModelSpec:
     gguf_file: str | None = None
     trust_remote_code: bool = False
     dtype: str = "auto"
+
+    def model_fields(self) -> dict:
+        return {f.name: getattr(self, f.name) for f in fields(ModelFields)}
+
+
+@dataclass
+class ModelSpec(ModelFields):
+    """The model fields and the backend with its options."""
+
     backend: str = "transformers"
     # transformers: None places the model with device_map "auto" when CUDA is present, else on the CPU
     device_map: str | None = None
