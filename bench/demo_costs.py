@@ -1,6 +1,6 @@
 """Measure the per-unit costs behind `decensor demo --plan` (decensor.demo.UNIT_COSTS.measured) on this machine.
 
-    OMP_NUM_THREADS=1 python recipes/demo-cpu/measure_costs.py [--layers 4 8 12]
+    OMP_NUM_THREADS=1 python bench/demo_costs.py [--layers 4 8 12]
 
 Prints CPU-seconds of ONE thread for each unit, under the names UNIT_COSTS uses. One thread and CPU time
 (not wall time) because the numbers were taken on a shared machine: a 2-thread run loses CPU to threads
