@@ -12,7 +12,7 @@ import decensor
 ROOT = Path(decensor.__file__).parent
 # Layers from the bottom up; a module may import its own layer and the layers below it only.
 LAYERS = [
-    ("decensor.paths", "decensor.errors", "decensor.text"),
+    ("decensor.paths", "decensor.errors", "decensor.text", "decensor.hashing"),
     ("decensor.models",),
     ("decensor.generation",),
     ("decensor.data", "decensor.eval"),

@@ -12,6 +12,8 @@ import json
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+from decensor.generation.identity import files_sha256  # noqa: F401 - the one content hash of files (cached by size and mtime)
+
 
 class DataError(ValueError):
     """Bad input, located: ``path:line: field: message``."""
@@ -74,11 +76,6 @@ def jsonl_files(paths: Iterable[str | Path]) -> list[Path]:
         else:
             raise DataError(p, None, "no such file or folder")
     return out
-
-
-def files_sha256(paths: Iterable[str | Path]) -> dict[str, str]:
-    """SHA-256 of each file, for run folders and result files."""
-    return {str(p): hashlib.sha256(Path(p).read_bytes()).hexdigest() for p in paths}
 
 
 def combined_sha256(paths: Iterable[str | Path]) -> str:

@@ -15,7 +15,6 @@ Results JSON (one file per run, read by ``eval compare``, reports and model card
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import time
@@ -31,6 +30,7 @@ from decensor.eval.metric_catalog import keys_for
 from decensor.eval.metrics import SPLIT_NAMES, compute_metrics, corrected_rates
 from decensor.eval.suites import EvalPrompt, load_suites, select, suite_hashes, suites_hash
 from decensor.generation import GenerationSettings, ModelSpec, generate_answers as generate_cached, model_identity, slug
+from decensor.generation.identity import files_sha256
 from decensor.generation.spec import ModelFields
 from decensor.paths import runs_dir
 
@@ -74,15 +74,8 @@ def default_out(args: EvalArguments) -> Path:
 def adapter_identity(adapter: str | None) -> dict | None:
     if not adapter:
         return None
-    path = Path(adapter)
-    weights = path / "adapter_model.safetensors"
-    ident = {"path": str(path), "sha256": hashlib.sha256(weights.read_bytes()).hexdigest() if weights.exists() else None}
-    for name in ("run_info.json", "decensor_run.json"):
-        for candidate in (path / name, path.parent / name):
-            if candidate.exists():
-                ident["run"] = json.loads(candidate.read_text())
-                return ident
-    return ident
+    weights = Path(adapter) / "adapter_model.safetensors"
+    return {"path": str(adapter), "sha256": files_sha256([weights])[str(weights)] if weights.exists() else None}
 
 
 def generate_answers(args: EvalArguments, prompts: list[EvalPrompt]) -> dict[str, str]:

@@ -18,6 +18,7 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
+from decensor.hashing import sha256_file
 from decensor.paths import cache_dir
 
 logger = logging.getLogger(__name__)
@@ -63,8 +64,7 @@ def files_sha256(paths: Iterable[str | Path]) -> dict[str, str]:
             out[str(p)] = entry["sha256"]
             continue
         hashed_at = time.time_ns()
-        with open(real, "rb") as f:
-            sha = hashlib.file_digest(f, "sha256").hexdigest()
+        sha = sha256_file(real)
         logger.debug("hashed %s (%d bytes)", real, st.st_size)
         index[real] = {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "hashed_at_ns": hashed_at, "sha256": sha}
         out[str(p)] = sha

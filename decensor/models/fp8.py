@@ -18,7 +18,6 @@ A stopped conversion resumes: finished output shards that match the manifest-in-
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import shutil
@@ -27,6 +26,7 @@ from pathlib import Path
 import torch
 
 from decensor.errors import UserError
+from decensor.hashing import sha256_file
 
 logger = logging.getLogger(__name__)
 
@@ -51,14 +51,6 @@ def dequantize_blocks(weight: torch.Tensor, scale_inv: torch.Tensor, block: tupl
                               f"in {block[0]}x{block[1]} blocks (expected {expected})")
     scale = scale_inv.float().repeat_interleave(block[0], 0)[:rows].repeat_interleave(block[1], 1)[:, :cols]
     return (weight.float() * scale).to(dtype)
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 22), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _weight_map(src: Path) -> dict[str, str]:
@@ -115,7 +107,7 @@ def convert_fp8_checkpoint(src: str | Path, dst: str | Path, dtype: torch.dtype 
         names = [n for n, s in weight_map.items() if s == shard and not n.endswith(SCALE_SUFFIX)]
         out_file = dst / shard
         done = partial["files"].get(shard)
-        if done and out_file.is_file() and _sha256(out_file) == done:
+        if done and out_file.is_file() and sha256_file(out_file) == done:
             new_map.update({n: shard for n in names})
             continue   # finished before an interruption
         out: dict[str, torch.Tensor] = {}
@@ -137,7 +129,7 @@ def convert_fp8_checkpoint(src: str | Path, dst: str | Path, dtype: torch.dtype 
         tmp = out_file.with_suffix(".tmp")
         save_file(out, str(tmp), metadata={"format": "pt"})
         tmp.replace(out_file)
-        partial["files"][shard] = _sha256(out_file)
+        partial["files"][shard] = sha256_file(out_file)
         partial_path.write_text(json.dumps(partial, indent=1))
         handles.pop(shard, None)
 
@@ -161,7 +153,7 @@ def convert_fp8_checkpoint(src: str | Path, dst: str | Path, dtype: torch.dtype 
 
     manifest = {"source": str(src), "dtype": clean["dtype"], "block_size": list(block),
                 "fp8_weights_dequantised": converted, "tensors": partial["tensors"],
-                "files": {p.name: _sha256(p) for p in sorted(dst.iterdir())
+                "files": {p.name: sha256_file(p) for p in sorted(dst.iterdir())
                           if p.is_file() and not p.name.startswith("conversion_manifest")}}
     (dst / MANIFEST).write_text(json.dumps(manifest, indent=1))
     partial_path.unlink(missing_ok=True)
@@ -177,7 +169,7 @@ def verify_manifest(folder: str | Path) -> None:
     folder = Path(folder)
     manifest = json.loads((folder / MANIFEST).read_text())
     for name, digest in manifest["files"].items():
-        if not (folder / name).is_file() or _sha256(folder / name) != digest:
+        if not (folder / name).is_file() or sha256_file(folder / name) != digest:
             raise ConversionError(f"{folder / name}: checksum does not match {MANIFEST}")
     seen = {}
     for shard in sorted(p for p in folder.glob("*.safetensors")):
