@@ -36,6 +36,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.markup import escape
 
+from decensor.data.jsonl import write_jsonl
 from decensor.errors import UserError
 from decensor.paths import DATA_DIR, RECIPES_DIR, runs_dir
 
@@ -202,13 +203,6 @@ def mine_prompts(sft: dict[str, list[dict]], limit: int | None) -> list[dict]:
     rows = [r for rows in sft.values() for r in rows
             if r["kind"] in KIND_TO_EVAL and len(r["messages"]) == 2 and r["messages"][0]["role"] == "user"]
     return select_rows(rows, limit)
-
-
-def write_jsonl(path: Path, rows: list[dict]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
-    tmp.replace(path)
 
 
 # ------------------------------------------------------------------------------------------ the demo

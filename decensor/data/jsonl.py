@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -83,3 +84,19 @@ def combined_sha256(paths: Iterable[str | Path]) -> str:
     for name, sha in sorted(files_sha256(paths).items()):
         digest.update(f"{Path(name).name}:{sha}\n".encode())
     return digest.hexdigest()
+
+
+def write_atomic(path: str | Path, text: str) -> None:
+    """Write through a temporary file and rename, so a kill never leaves a half-written file."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def write_jsonl(path: str | Path, rows: Iterable[dict]) -> None:
+    """Write ``rows`` as JSON Lines (UTF-8, one object a line), atomically."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+

@@ -31,14 +31,13 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import re
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from decensor.data.jsonl import DataError, read_jsonl
+from decensor.data.jsonl import DataError, read_jsonl, write_jsonl
 from decensor.paths import DATA_DIR, runs_dir
 
 logger = logging.getLogger(__name__)
@@ -285,9 +284,7 @@ def write_queue(path: Path, candidates: list[dict]) -> tuple[int, int]:
         entries.append({"cid": c["cid"], "group": c["group"], "review": None, "reviewer": None,
                         "filters": c["filters"], "draft": _digest(c["row"]), "row": c["row"]})
     entries.extend(old.values())   # entries of an earlier, larger run are never thrown away
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text("".join(json.dumps(e, ensure_ascii=False) + "\n" for e in entries), encoding="utf-8")
-    os.replace(tmp, path)
+    write_jsonl(path, entries)
     return sum(1 for e in entries if e.get("review") is None), kept
 
 
@@ -400,9 +397,7 @@ def merge_reviewed(run_dir: str | Path, data_dir: str | Path = DATA_DIR) -> Merg
         with open(out, "a", encoding="utf-8") as f:
             for row in new_rows:
                 f.write(json.dumps(row, ensure_ascii=False) + "\n")
-        tmp = queue_path.with_name(QUEUE + ".tmp")
-        tmp.write_text("".join(json.dumps(e, ensure_ascii=False) + "\n" for e in entries), encoding="utf-8")
-        os.replace(tmp, queue_path)
+        write_jsonl(queue_path, entries)
     result.merged = len(new_rows)
     return result
 

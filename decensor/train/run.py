@@ -44,6 +44,7 @@ from typing import Any
 
 import yaml
 
+from decensor.data.jsonl import write_atomic
 from decensor.errors import RunInterrupted, UserError
 from decensor.train.config import REDACTED, Recipe, parse_recipe, read_recipe, redact_secrets
 
@@ -142,13 +143,6 @@ def wait_for_everyone() -> None:
     from accelerate import PartialState
 
     PartialState().wait_for_everyone()
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write through a temporary file and rename, so a kill never leaves a half-written file."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def run_files(out: Path) -> list[Path]:
