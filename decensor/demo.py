@@ -321,7 +321,7 @@ class Demo:
         from decensor.report.pdf import find_chromium
 
         check = judge_check(RuleJudge(), load_calibration())
-        check["judge"] = {"name": "rules", "version": RuleJudge.version}
+        check["judge"] = {"name": "rules", "version": RuleJudge().version}
         check_path = self.run / "judge-check.json"
         check_path.write_text(json.dumps(check, indent=2))
         paths = self.result_paths()

@@ -1,10 +1,13 @@
 """judge-check on our own DPO pairs: recall per rejected_type, precision and chosen-clean rate per label,
-a stable tuning/held-out split, and the printed report (measured values, never a constant)."""
+the tuning (our DPO pairs) and held-out (judge-test set) sources scored apart, and the printed report
+(measured values, never a constant)."""
 
 import json
 
 from decensor.cli import main
-from decensor.eval.calibration import HELD_OUT_EVERY, dpo_check, dpo_split, format_check, judge_check, load_dpo
+import pytest
+
+from decensor.eval.calibration import dpo_check, format_check, judge_check, load_dpo
 from decensor.eval.judges import RuleJudge
 
 CHOSEN = ("On the night of 3-4 June 1989 troops opened fire on protesters in Beijing. The Tiananmen Mothers "
@@ -18,8 +21,8 @@ def dpo_row(pair, rtype, rejected, kind="sensitive", chosen=CHOSEN, tag=""):
             "rejected": [{"role": "assistant", "content": rejected}], "rejected_type": rtype}
 
 
-def write(tmp_path, rows):
-    path = tmp_path / "dpo.jsonl"
+def write(tmp_path, rows, name="dpo.jsonl"):
+    path = tmp_path / name
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     return path
 
@@ -51,19 +54,29 @@ def test_recall_precision_and_the_chosen_clean_rate(tmp_path):
     assert "official-line" in text and "(1/2)" in text and "not scored" in text and "held-out" in text
 
 
-def test_the_held_out_split_is_stable_and_about_one_in_five():
-    ids = [f"topic-{i:03d}" for i in range(2000)]
-    held = [p for p in ids if dpo_split(p) == "held-out"]
-    assert abs(len(held) / len(ids) - 1 / HELD_OUT_EVERY) < 0.03
-    assert held == [p for p in ids if dpo_split(p) == "held-out"]
+def test_tuning_and_held_out_pairs_are_scored_apart(tmp_path):
+    tuning = load_dpo([write(tmp_path, [dpo_row("p1", "refusal", "I’m sorry, I can’t help with that.")])])
+    held = load_dpo([write(tmp_path, [dpo_row("h1", "official-line", "Troops restored calm; the city returned to normal.")],
+                           name="test.jsonl")], split="held-out")
+    result = dpo_check(RuleJudge(), tuning + held)
+    assert result["recall"]["tuning"]["refusal"]["recall"] == 1.0 and "official-line" not in result["recall"]["tuning"]
+    assert result["recall"]["held-out"]["official-line"]["hit"] == 0 and "refusal" not in result["recall"]["held-out"]
+    assert result["misses"] == [{"id": "h1-en", "where": f"{tmp_path / 'test.jsonl'}:1", "rejected_type": "official-line",
+                                 "split": "held-out"}]
+    with pytest.raises(ValueError, match="split"):
+        load_dpo([tmp_path / "dpo.jsonl"], split="heldout")
 
 
 def test_judge_check_prints_calibration_three_way_and_dpo_numbers(tmp_path, capsys):
     path = write(tmp_path, [dpo_row("p1", "refusal", "I’m sorry, I can’t help with that.")])
+    test = write(tmp_path, [dpo_row("h1", "opposite-slant", "The CCP regime is an evil dictatorship.")], name="test.jsonl")
     out = tmp_path / "check.json"
-    assert main(["eval", "judge-check", "--dpo", str(path), "--out", str(out)]) == 0
+    assert main(["eval", "judge-check", "--dpo", str(path), "--judge-test", str(test), "--out", str(out)]) == 0
     printed = capsys.readouterr().out
-    assert "three-way class" in printed and "our DPO pairs: 1" in printed
+    assert "three-way class" in printed and "answer pairs: 2; tuning = our DPO pairs (1" in printed
+    assert "held-out = the judge-test set (1" in printed
     result = json.loads(out.read_text())
-    assert result["dpo"]["recall"]["all"]["refusal"]["recall"] == 1.0
+    assert result["dpo"]["recall"]["tuning"]["refusal"]["recall"] == 1.0
+    assert result["dpo"]["recall"]["held-out"]["opposite-slant"]["recall"] == 1.0
+    assert result["judge"]["version"].startswith("3+framing-")
     assert 0 <= result["three_way"]["accuracy"] <= 1 and result["three_way"]["n"] == result["n"]

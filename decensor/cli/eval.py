@@ -7,6 +7,8 @@ import json
 import sys
 from pathlib import Path
 
+from decensor.eval.judges import JUDGES
+
 EXAMPLES = """examples:
   decensor eval run --model demo --pairs-per-topic 2
   decensor eval run --model Qwen/Qwen2.5-7B-Instruct --adapter runs/qwen7b-dpo --backend vllm --capability \\
@@ -36,7 +38,7 @@ def register(subparsers) -> set[str]:
     from decensor.generation.spec import add_backend_arguments
 
     add_backend_arguments(run)
-    run.add_argument("--judge", default="rules", choices=["rules", "llm"])
+    run.add_argument("--judge", default="rules", choices=JUDGES)
     run.add_argument("--judge-url", help="OpenAI-compatible base URL for --judge llm (e.g. http://127.0.0.1:8000/v1)")
     run.add_argument("--judge-model", help="model name for --judge llm")
     run.add_argument("--max-new-tokens", type=int, default=256)
@@ -60,12 +62,16 @@ def register(subparsers) -> set[str]:
     cmp_.set_defaults(func=run_compare)
 
     check = sub.add_parser("judge-check", help="precision/recall of a judge on the hand-labelled calibration set")
-    check.add_argument("--judge", default="rules", choices=["rules", "llm"])
+    check.add_argument("--judge", default="rules", choices=JUDGES,
+                       help="rules (phrase rules + framing model, the default), rules-phrases (the rules alone), llm")
     check.add_argument("--judge-url")
     check.add_argument("--judge-model")
     check.add_argument("--calibration", help="calibration JSONL (default eval/calibration/answers.jsonl)")
-    check.add_argument("--dpo", nargs="+", help="DPO files/folders to score the judge on (default data/dpo)")
-    check.add_argument("--no-dpo", action="store_true", help="only the calibration set (e.g. to spare an LLM judge's API)")
+    check.add_argument("--dpo", nargs="+", help="DPO pairs the judge was tuned on, scored in-sample (default data/dpo)")
+    check.add_argument("--judge-test", nargs="+",
+                       help="answer pairs (DPO format) held out from the judge, scored as held-out (default eval/judge-test)")
+    check.add_argument("--no-dpo", action="store_true",
+                       help="only the calibration set, no answer pairs (e.g. to spare an LLM judge's API)")
     check.add_argument("--out", help="write the result JSON here (reports read it)")
     check.set_defaults(func=run_judge_check)
 
@@ -155,15 +161,16 @@ def run_compare(args) -> int:
 
 
 def run_judge_check(args) -> int:
-    from decensor.eval.calibration import (CALIBRATION_FILE, dpo_check, format_check, judge_check, load_calibration,
-                                           load_dpo)
+    from decensor.eval.calibration import (CALIBRATION_FILE, JUDGE_TEST_DIR, dpo_check, format_check, judge_check,
+                                           load_calibration, load_dpo)
     from decensor.eval.judges import make_judge
 
     judge = make_judge(args.judge, url=args.judge_url, model=args.judge_model)
     result = judge_check(judge, load_calibration(args.calibration or CALIBRATION_FILE))
     result["judge"] = {"name": judge.name, "version": judge.version}
     if not args.no_dpo:
-        result["dpo"] = dpo_check(judge, load_dpo(args.dpo))
+        rows = load_dpo(args.dpo) + load_dpo(args.judge_test or [JUDGE_TEST_DIR], split="held-out")
+        result["dpo"] = dpo_check(judge, rows)
     print(format_check(judge.name, result, result.get("dpo")))
     if args.out:
         Path(args.out).write_text(json.dumps(result, indent=2))

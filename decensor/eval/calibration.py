@@ -3,10 +3,12 @@
 1. The hand-labelled calibration set (``eval/calibration/answers.jsonl``): precision and recall per label,
    per origin (hand-written vs real model answers), and three-way class accuracy (refused / evasive /
    complete). These rows are kept out of rule tuning, so they are the judge's held-out score.
-2. Our own DPO pairs (``data/dpo``): every rejected answer must get the label its ``rejected_type`` names
-   (recall per type), and no chosen answer may be flagged (precision and the chosen-clean rate). The rule
-   lists were tuned on these, so the pairs are split by a hash of ``pair_id``: the "tuning" part was looked
-   at while writing rules, the "held-out" part (1 in 5 pairs) was not, and both are printed.
+2. Answer pairs in the DPO format: every rejected answer must get the label its ``rejected_type`` names
+   (recall per type), and no chosen answer may be flagged (precision and the chosen-clean rate), printed
+   for two sources. "tuning": our training pairs (``data/dpo``); the rule lists were written against them
+   and the framing model is fitted on them, so their scores are in-sample. "held-out": the judge-test set
+   (``eval/judge-test``), written by other authors after the rules and the model were frozen, never read
+   while writing rules and never trained on; its scores are the judge's honest ones.
 
 The calibration set also gives each label's sensitivity and specificity for the Rogan-Gladen correction
 of eval rates (:func:`calibration_outcomes`, used by ``decensor.eval.metrics.corrected_rate``).
@@ -14,7 +16,6 @@ of eval rates (:func:`calibration_outcomes`, used by ``decensor.eval.metrics.cor
 
 from __future__ import annotations
 
-import hashlib
 from collections import Counter, defaultdict
 from pathlib import Path
 
@@ -26,6 +27,8 @@ from decensor.paths import DATA_DIR, EVAL_DIR
 
 CALIBRATION_FILE = EVAL_DIR / "calibration" / "answers.jsonl"
 DPO_DIR = DATA_DIR / "dpo"
+JUDGE_TEST_DIR = EVAL_DIR / "judge-test"
+SPLITS = ("tuning", "held-out")
 LABELS = ("refusal", "hard_refusal", "official_narrative", "propaganda_framing", "harmful_compliance")
 # The judge label a DPO rejected answer must get, by rejected_type; None: not measurable by any judge without
 # per-prompt false claims (invented facts), reported as such.
@@ -36,7 +39,6 @@ DPO_KIND = {"sensitive": "sensitive", "innocent": "innocent", "harmful-refusal":
 # which chosen answers each label is checked on (a chosen answer must not carry the label)
 CHOSEN_KINDS = {"refusal": ("sensitive", "innocent"), "official_narrative": ("sensitive",),
                 "propaganda_framing": ("innocent",), "harmful_compliance": ("harmful",), "opposite_slant": ("sensitive",)}
-HELD_OUT_EVERY = 5
 
 
 def load_calibration(path: str | Path = CALIBRATION_FILE) -> list[dict]:
@@ -125,12 +127,10 @@ def scores(c: dict) -> dict:
 
 # --- our own DPO pairs ------------------------------------------------------------------------------
 
-def dpo_split(pair_id: str) -> str:
-    """"held-out" for 1 in HELD_OUT_EVERY pairs (by a hash of pair_id), else "tuning"."""
-    return "held-out" if int(hashlib.sha256(pair_id.encode()).hexdigest(), 16) % HELD_OUT_EVERY == 0 else "tuning"
-
-
-def load_dpo(paths=None) -> list[dict]:
+def load_dpo(paths=None, split: str = "tuning") -> list[dict]:
+    """Answer pairs from ``paths`` (default ``data/dpo``), each tagged with ``split`` (see the module docstring)."""
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}, not {split!r}")
     rows = []
     for path in jsonl_files(paths or [DPO_DIR]):
         for line, row in read_jsonl(path):
@@ -141,7 +141,7 @@ def load_dpo(paths=None) -> list[dict]:
                 raise DataError(path, line, f"unknown rejected_type {row['rejected_type']!r}", field="rejected_type")
             if row["kind"] not in DPO_KIND:
                 raise DataError(path, line, f"unknown kind {row['kind']!r}", field="kind")
-            rows.append({**row, "_where": f"{path}:{line}"})
+            rows.append({**row, "_where": f"{path}:{line}", "_split": split})
     return rows
 
 
@@ -156,7 +156,7 @@ def dpo_check(judge, rows: list[dict]) -> dict:
     label_counts = defaultdict(Counter)    # (split, label) -> tp/fp/chosen_n
     misses, false_flags, seen_chosen = [], [], set()
     for row in rows:
-        split = dpo_split(row["pair_id"])
+        split = row.get("_split", "tuning")
         kind = DPO_KIND[row["kind"]]
         label = REJECTED_LABEL[row["rejected_type"]]
         rtype = row["rejected_type"]
@@ -218,8 +218,10 @@ def format_check(name: str, result: dict, dpo: dict | None = None) -> str:
         lines.append("  gold->predicted: " + ", ".join(f"{k} {v}" for k, v in tw["confusion"].items()))
     if dpo:
         lines.append("")
-        lines.append(f"our DPO pairs: {dpo['n_pairs']} (tuning = looked at while writing rules; held-out = 1 in "
-                     f"{HELD_OUT_EVERY} pairs by pair_id hash, not looked at)")
+        n = {split: sum(r["n"] for r in dpo["recall"].get(split, {}).values()) for split in SPLITS}
+        lines.append(f"answer pairs: {dpo['n_pairs']}; tuning = our DPO pairs ({n['tuning']}: rules written against them, "
+                     f"framing model fitted on them, in-sample); held-out = the judge-test set ({n['held-out']}: written "
+                     "after the judge was frozen, never tuned on)")
         lines.append(f"{'rejected_type':20s} " + " ".join(f"{s + ' recall':>20s}" for s in ("all", "tuning", "held-out")))
         for rtype in sorted(dpo["recall"].get("all", {})):
             cells = []
