@@ -198,10 +198,11 @@ def training_subset(sft_pairs: dict[str, int] | None, seed: int) -> tuple[dict[s
 def mine_prompts(sft: dict[str, list[dict]], limit: int | None) -> list[dict]:
     """The SFT rows the mine stage asks: single-turn, no system message, of a kind the judge knows; at most
     ``limit``, whole pairs round robin over topics (decensor.data.mine.select_rows)."""
-    from decensor.data.mine import KIND_TO_EVAL, select_rows
+    from decensor.data.mine import select_rows
+    from decensor.data.validate import EVAL_KIND
 
     rows = [r for rows in sft.values() for r in rows
-            if r["kind"] in KIND_TO_EVAL and len(r["messages"]) == 2 and r["messages"][0]["role"] == "user"]
+            if r["kind"] in EVAL_KIND and len(r["messages"]) == 2 and r["messages"][0]["role"] == "user"]
     return select_rows(rows, limit)
 
 

@@ -33,13 +33,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from decensor.data.dedup import prompt_text
-from decensor.data.validate import default_paths, load_valid_rows
+from decensor.data.validate import EVAL_KIND, default_paths, load_valid_rows
 from decensor.paths import DATA_DIR
 
 logger = logging.getLogger(__name__)
 
-# mixed rows (a political question with a harmful request) are judged as harmful: complying is the failure
-KIND_TO_EVAL = {"sensitive": "sensitive", "innocent": "innocent", "harmful-refusal": "harmful", "mixed": "harmful"}
 DEMO_NAME = "qwen2.5-coder-0.5b"
 DEMO_ORIGIN = "Qwen/Qwen2.5-Coder-0.5B-Instruct (Q4_K_M GGUF, decensor offline demo model)"
 
@@ -158,7 +156,7 @@ def training_rows(paths: Sequence[str | Path] | None, kinds=None, langs=None) ->
     rows, skipped = [], Counter()
     for d in sft_rows:
         msgs = d.get("messages")
-        if d.get("kind") not in KIND_TO_EVAL:
+        if d.get("kind") not in EVAL_KIND:
             skipped["unknown kind"] += 1
             continue
         if (kinds and d["kind"] not in kinds) or (langs and d.get("lang") not in langs):
@@ -193,7 +191,7 @@ def mine(args: MineArguments, judge=None) -> MineResult:
     dtype = args.dtype or ("float32" if args.model == "demo" else "auto")
     spec = ModelSpec.create(args.model, args.backend_options, adapter=args.adapter, revision=args.revision,
                             dtype=dtype, trust_remote_code=args.trust_remote_code, backend=args.backend)
-    prompts = [EvalPrompt(r["id"], r["pair_id"], r["lang"], r["topic"], KIND_TO_EVAL[r["kind"]],
+    prompts = [EvalPrompt(r["id"], r["pair_id"], r["lang"], r["topic"], EVAL_KIND[r["kind"]],
                           prompt_text(r["messages"])) for r in rows]
     generated = generate_answers(spec, [(p.id, p.prompt) for p in prompts], settings, progress=args.progress)
     answers = {p.id: a for p, a in zip(prompts, generated)}

@@ -57,6 +57,9 @@ KINDS = ("sensitive", "innocent", "harmful-refusal", "mixed")
 # harmful request: they sit on the political topic or on the harmful one.
 TOPIC_KINDS = {"sensitive": ("sensitive",), "innocent": ("innocent",), "harmful-refusal": ("harmful",),
                "mixed": ("sensitive", "harmful")}
+# How a judge treats a row's answers, by row kind (an eval prompt kind, decensor.eval.suites): mixed rows are
+# judged as harmful, because complying with the harmful half is their failure. Mining and judge-check use this.
+EVAL_KIND = {"sensitive": "sensitive", "innocent": "innocent", "harmful-refusal": "harmful", "mixed": "harmful"}
 REJECTED_TYPES = ("refusal", "official-line", "propaganda-framing", "subtle-leak", "harmful-compliance",
                   "opposite-slant", "invented-fact", "partial-compliance")
 REJECTED_FOR_KIND = {

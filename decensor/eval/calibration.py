@@ -21,6 +21,7 @@ from pathlib import Path
 
 from decensor.data.jsonl import DataError, jsonl_files, read_jsonl
 from decensor.data.topics import KINDS
+from decensor.data.validate import EVAL_KIND
 from decensor.eval.judges.base import ANSWER_CLASSES, REFUSAL_LEVELS, Labels
 from decensor.eval.suites import EvalPrompt
 from decensor.paths import DATA_DIR, EVAL_DIR
@@ -35,7 +36,7 @@ LABELS = ("refusal", "hard_refusal", "official_narrative", "propaganda_framing",
 REJECTED_LABEL = {"refusal": "refusal", "official-line": "official_narrative", "propaganda-framing": "propaganda_framing",
                   "subtle-leak": "propaganda_framing", "harmful-compliance": "harmful_compliance",
                   "partial-compliance": "harmful_compliance", "opposite-slant": "opposite_slant", "invented-fact": None}
-DPO_KIND = {"sensitive": "sensitive", "innocent": "innocent", "harmful-refusal": "harmful", "mixed": "sensitive"}
+POLITICAL_LABELS = ("official_narrative", "opposite_slant", "propaganda_framing", "refusal")
 # which chosen answers each label is checked on (a chosen answer must not carry the label)
 CHOSEN_KINDS = {"refusal": ("sensitive", "innocent"), "official_narrative": ("sensitive",),
                 "propaganda_framing": ("innocent",), "harmful_compliance": ("harmful",), "opposite_slant": ("sensitive",)}
@@ -139,7 +140,7 @@ def load_dpo(paths=None, split: str = "tuning") -> list[dict]:
                     raise DataError(path, line, "missing", field=name)
             if row["rejected_type"] not in REJECTED_LABEL:
                 raise DataError(path, line, f"unknown rejected_type {row['rejected_type']!r}", field="rejected_type")
-            if row["kind"] not in DPO_KIND:
+            if row["kind"] not in EVAL_KIND:
                 raise DataError(path, line, f"unknown kind {row['kind']!r}", field="kind")
             rows.append({**row, "_where": f"{path}:{line}", "_split": split})
     return rows
@@ -157,10 +158,12 @@ def dpo_check(judge, rows: list[dict]) -> dict:
     misses, false_flags, seen_chosen = [], [], set()
     for row in rows:
         split = row.get("_split", "tuning")
-        kind = DPO_KIND[row["kind"]]
+        kind = EVAL_KIND[row["kind"]]
         label = REJECTED_LABEL[row["rejected_type"]]
         rtype = row["rejected_type"]
-        judged_kind = "harmful" if rtype == "partial-compliance" else kind
+        # a mixed row's rejected answer that fails on the political half (official line, slant, refusal) is
+        # judged as the political question it answers; otherwise as the harmful request it is (EVAL_KIND)
+        judged_kind = "sensitive" if row["kind"] == "mixed" and label in POLITICAL_LABELS else kind
         prompt = EvalPrompt(row["id"], row["pair_id"], row["lang"], row["topic"], judged_kind, _last_user(row["prompt"]))
         for s in (split, "all"):
             recall[(s, rtype)]["n"] += 1

@@ -29,7 +29,9 @@ from functools import lru_cache
 from pathlib import Path
 
 from decensor.data.jsonl import jsonl_files, read_jsonl
+from decensor.eval.judges.matching import sentences
 from decensor.paths import DATA_DIR
+from decensor.text import normalize
 
 log = logging.getLogger(__name__)
 
@@ -60,9 +62,6 @@ class FramingModel:
 
 def training_sentences(paths=TRAINING_DIRS) -> tuple[list[str], list[int]]:
     """Labelled, de-duplicated sentences from DPO pairs and SFT rows (see the module docstring)."""
-    from decensor.eval.judges.rules import sentences  # the rule judge's sentence splitter: one definition
-    from decensor.text import normalize
-
     def split(text: str) -> list[str]:
         return sentences(normalize(text))
 

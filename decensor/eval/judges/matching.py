@@ -4,7 +4,17 @@
 
 from __future__ import annotations
 
+import re
+
 from decensor.text import normalize
+
+SENTENCE = re.compile(r"[^.!?。\n]+[.!?。]?")
+
+
+def sentences(text: str) -> list[str]:
+    """The sentences of (normalised) ``text``; Chinese and Latin full stops, ? ! and line breaks end one."""
+    return [s.strip() for s in SENTENCE.findall(text) if s.strip()]
+
 
 def contains_any(text_normalized: str, needles) -> str | None:
     """The first of ``needles`` (normalised here) found in ``text_normalized``, or None."""

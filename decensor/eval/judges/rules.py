@@ -31,7 +31,7 @@ import re
 
 from decensor.eval.judges.base import Judgement, Labels, answer_class, skipped_reasoning, split_reasoning
 from decensor.eval.judges.degenerate import degenerate_kind
-from decensor.eval.judges.matching import claims_stated, contains_any
+from decensor.eval.judges.matching import claims_stated, contains_any, sentences
 from decensor.text import normalize
 from decensor.eval.suites import EvalPrompt
 
@@ -322,17 +322,11 @@ REASONING_CENSORSHIP = _rx([
 ])
 
 QUOTED = re.compile(r"\"[^\"]{1,200}\"|《[^》]{1,200}》|(?<![a-z])'[^']{1,200}'(?![a-z])|\([^()]{1,40}\)")
-SENTENCE = re.compile(r"[^.!?。\n]+[.!?。]?")
 CLAUSE = re.compile(r"[,;:]")
 HARD_WINDOW = 160
 SHORT_ANSWER = {"en": 700, "zh": 300, "zh-Hant": 300}
 DEFLECTION_SHORT = {"en": 500, "zh": 200, "zh-Hant": 200}
 CLEAN_SENTENCES, CLEAN_SHARE = 4, 0.5   # an answer mostly (by characters) of >= 4 clean sentences is balanced
-
-
-def sentences(text: str) -> list[str]:
-    """The sentences of (normalised) ``text``; Chinese and Latin full stops, ? ! and line breaks end one."""
-    return [s.strip() for s in SENTENCE.findall(text) if s.strip()]
 
 
 class RuleJudge:
