@@ -315,14 +315,18 @@ class Demo:
         return [self.run / stage / "results.json" for stage, *_ in SYSTEMS]
 
     def report(self) -> dict:
-        from decensor.eval.calibration import judge_check, load_calibration
+        from decensor.eval.calibration import JUDGE_TEST_DIR, dpo_check, judge_check, load_calibration, load_dpo
         from decensor.eval.judges import RuleJudge
         from decensor.hub.push import push_model
         from decensor.report import write_report
         from decensor.report.pdf import find_chromium
 
-        check = judge_check(RuleJudge(), load_calibration())
-        check["judge"] = {"name": "rules", "version": RuleJudge().version}
+        judge = RuleJudge()
+        check = judge_check(judge, load_calibration())
+        check["judge"] = {"name": "rules", "version": judge.version}
+        # the judge on answer pairs it was never tuned on: what its recall really is (see judge-check)
+        held = dpo_check(judge, load_dpo([JUDGE_TEST_DIR], split="held-out"))
+        check["held-out answer pairs"] = {"recall": held["recall"]["held-out"], "precision": held["labels"]["held-out"]}
         check_path = self.run / "judge-check.json"
         check_path.write_text(json.dumps(check, indent=2))
         paths = self.result_paths()
@@ -364,6 +368,10 @@ class Demo:
                       f"Hub dry run: {report['hub_dry_run']}\nthis run: {time.monotonic() - start:.0f} s "
                       f"(stages: {self.stage_times()})")
         return headline
+
+    def measured_seconds(self) -> dict[str, float]:
+        """Wall seconds of each finished stage of this run folder (what ``--plan`` compares its prediction with)."""
+        return {s: self.done(s)["seconds"] for s in STAGES if self.done(s)}
 
     def stage_times(self) -> str:
         return ", ".join(f"{s} {self.done(s)['seconds']:.0f}s" for s in STAGES if self.done(s))
@@ -582,13 +590,22 @@ def training_seconds(costs: UnitCosts, tokenizer, stage: str, data: dict[str, li
     return tokens * per_token + fixed, what, how
 
 
-def format_plan(p: dict) -> str:
-    lines = [f"{'stage':14s} {'minutes':>7s}  what / how (unit costs x counts)"]
+def format_plan(p: dict, measured: dict[str, float] | None = None) -> str:
+    """The plan as text; with ``measured`` (stage -> seconds of a finished run), the measured minutes beside the
+    prediction and their ratio, so the arithmetic is checked against the machine, not trusted."""
+    measured = measured or {}
+    run = f" {'run':>7s} {'x plan':>6s}" if measured else ""
+    lines = [f"{'stage':14s} {'minutes':>7s}{run}  what / how (unit costs x counts)"]
     for r in p["rows"]:
-        lines.append(f"{r['stage']:14s} {r['seconds'] / 60:7.1f}  {r['what']}")
-        lines.append(f"{'':14s} {'':7s}    = {r['how']}")
-    lines.append(f"{'total':14s} {p['total_s'] / 60:7.1f}  ({p['total_without_fetch_s'] / 60:.1f} with the model already "
-                 f"fetched; budget {p['budget_s'] / 60:.0f})")
+        got = measured.get(r["stage"])
+        cells = (f" {got / 60:7.1f} {got / r['seconds']:6.2f}" if got is not None and r["seconds"] else
+                 f" {'-':>7s} {'':6s}") if measured else ""
+        lines.append(f"{r['stage']:14s} {r['seconds'] / 60:7.1f}{cells}  {r['what']}")
+        lines.append(f"{'':14s} {'':7s}{' ' * len(run)}    = {r['how']}")
+    total = (f" {sum(measured.values()) / 60:7.1f} {sum(measured.values()) / p['total_s']:6.2f}"
+             if measured and set(measured) >= {r["stage"] for r in p["rows"]} else " " * len(run))
+    lines.append(f"{'total':14s} {p['total_s'] / 60:7.1f}{total}  ({p['total_without_fetch_s'] / 60:.1f} with the model "
+                 f"already fetched; budget {p['budget_s'] / 60:.0f})")
     lines.append(f"unit costs: CPU-seconds of one thread (measured under load ~10, so pessimistic) / "
                  f"{p['two_core_speedup']} for 2 cores:")
     lines += [f"  {name:24s} {cpu:7.3f} CPU-s  {what}" for name, (cpu, what) in p["measured"].items()]

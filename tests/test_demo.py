@@ -125,3 +125,16 @@ def test_quick_demo_runs_four_systems_end_to_end_and_a_rerun_skips_every_stage(d
     assert again.returncode == 0, again.stderr[-3000:]
     assert again.stdout.count("skipped") == len(STAGES)
     assert time.monotonic() - start < 120
+
+
+def test_the_plan_prints_a_finished_runs_minutes_and_their_ratio_to_the_prediction():
+    from decensor.demo import format_plan
+
+    p = {"rows": [{"stage": "sft", "seconds": 600.0, "what": "train", "how": "steps"},
+                  {"stage": "report", "seconds": 60.0, "what": "report", "how": "fixed"}],
+         "total_s": 660.0, "total_without_fetch_s": 660.0, "budget_s": 3000, "two_core_speedup": 1.8, "measured": {}}
+    assert " run " not in format_plan(p)
+    half = format_plan(p, {"sft": 1260.0})
+    assert "sft               10.0    21.0   2.10  train" in half and "report             1.0       -" in half
+    assert "total             11.0  " in half and "  (11.0 with" in half   # no total ratio for half a run
+    assert "total             11.0    22.0   2.00" in format_plan(p, {"sft": 1260.0, "report": 60.0})

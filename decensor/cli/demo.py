@@ -21,7 +21,7 @@ def register(subparsers) -> set[str]:
     parser.add_argument("--yes", action="store_true", help="do not ask before deleting with --fresh")
     parser.add_argument("--plan", action="store_true",
                         help="print the stage budget (measured per-unit costs x this demo's counts = predicted "
-                             "minutes per stage) and exit; runs nothing")
+                             "minutes per stage), beside the measured minutes of the run folder's finished stages; runs nothing")
     parser.set_defaults(func=run)
     return {"demo"}
 
@@ -31,7 +31,7 @@ def run(args) -> int:
 
     demo = Demo(args.run_dir, quick=args.quick)
     if args.plan:
-        print(format_plan(plan(demo.settings)))
+        print(format_plan(plan(demo.settings), demo.measured_seconds()))
         return 0
     if args.fresh:
         def confirm(question: str) -> bool:
