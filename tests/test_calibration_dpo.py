@@ -73,10 +73,10 @@ def test_judge_check_prints_calibration_three_way_and_dpo_numbers(tmp_path, caps
     out = tmp_path / "check.json"
     assert main(["eval", "judge-check", "--dpo", str(path), "--judge-test", str(test), "--out", str(out)]) == 0
     printed = capsys.readouterr().out
-    assert "three-way class" in printed and "answer pairs: 2; tuning = our DPO pairs (1" in printed
+    assert "three-way class" in printed and "answer pairs: 2; tuning = our DPO pairs (1: rules written" in printed
     assert "held-out = the judge-test set (1" in printed
     result = json.loads(out.read_text())
     assert result["dpo"]["recall"]["tuning"]["refusal"]["recall"] == 1.0
     assert result["dpo"]["recall"]["held-out"]["opposite-slant"]["recall"] == 1.0
-    assert result["judge"]["version"].startswith("3+framing-")
+    assert result["judge"]["version"] == RuleJudge.RULES_VERSION
     assert 0 <= result["three_way"]["accuracy"] <= 1 and result["three_way"]["n"] == result["n"]

@@ -57,7 +57,8 @@ def test_no_framed_sentences_is_an_error_naming_the_data(tmp_path):
 
 
 def test_on_our_data_a_leak_in_new_words_is_flagged_and_plain_prose_is_not():
-    """Sentences that appear in no training file (checked below): the model generalises, the phrase lists do not."""
+    """Sentences that appear in no training file (checked below): the model generalises from examples.
+    (It is opt-in, `--judge rules+model`: see the module docstring for its precision on real model answers.)"""
     new_leak = ("Thanks to the people-centred philosophy of the new era, every family in the village now "
                 "enjoys a happy life, a vivid testament to the Party's care.")
     clean = "The tea is picked in early spring, withered for a day and rolled by hand before drying."
@@ -67,7 +68,8 @@ def test_on_our_data_a_leak_in_new_words_is_flagged_and_plain_prose_is_not():
     (leak_score, clean_score) = model.scores([normalize(new_leak), normalize(clean)])
     assert leak_score >= framing_model.THRESHOLD > clean_score
     prompt = EvalPrompt("x", "x", "en", "tea", "innocent", "How is green tea made?")
-    assert RuleJudge().judge(prompt, clean + " " + new_leak).answer.propaganda_framing
-    assert not RuleJudge().judge(prompt, clean).answer.propaganda_framing
-    assert RuleJudge().version == f"{RuleJudge.RULES_VERSION}+framing-{model.data_sha256[:12]}"
-    assert RuleJudge(framing_model=False).version == RuleJudge.RULES_VERSION
+    judge = RuleJudge(framing_model=True)
+    assert judge.judge(prompt, clean + " " + new_leak).answer.propaganda_framing
+    assert not judge.judge(prompt, clean).answer.propaganda_framing
+    assert judge.version == f"{RuleJudge.RULES_VERSION}+framing-{model.data_sha256[:12]}"
+    assert RuleJudge().version == RuleJudge.RULES_VERSION

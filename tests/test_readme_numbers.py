@@ -58,12 +58,12 @@ def test_judge_numbers_in_readme():
 
     pairs = load_dpo() + load_dpo([JUDGE_TEST_DIR], split="held-out")
     judge = make_judge("rules")
-    full, phrases = dpo_check(judge, pairs), dpo_check(make_judge("rules-phrases"), pairs)
+    full, model = dpo_check(judge, pairs), dpo_check(make_judge("rules+model"), pairs)
     for name, rtype in JUDGE_ROWS.items():
         row = f"| {name} | {_cell(full['recall']['tuning'][rtype])} | {_cell(full['recall']['held-out'][rtype])} |"
         assert row in README, row
-    row = (f"| subtle leak, phrase rules alone | {_cell(phrases['recall']['tuning']['subtle-leak'])} | "
-           f"{_cell(phrases['recall']['held-out']['subtle-leak'])} |")
+    row = (f"| subtle leak, `rules+model` (opt-in) | {_cell(model['recall']['tuning']['subtle-leak'])} | "
+           f"{_cell(model['recall']['held-out']['subtle-leak'])} |")
     assert row in README, row
     held = full["labels"]["held-out"]
     for label, name in (("official_narrative", "official narrative"), ("propaganda_framing", "Party\nframing")):
@@ -73,9 +73,12 @@ def test_judge_numbers_in_readme():
     assert f"our {n_tuning:,} DPO pairs" in README and f"the {len(pairs) - n_tuning} pairs of `eval/judge-test`" in README
     cal = judge_check(judge, load_calibration())
     s = cal["labels"]
-    stated = (f"refusal\nprecision {s['refusal']['precision']:.2f} / recall {s['refusal']['recall']:.2f}, official narrative "
-              f"{s['official_narrative']['precision']:.2f} / {s['official_narrative']['recall']:.2f}, propaganda framing "
-              f"{s['propaganda_framing']['precision']:.2f} / {s['propaganda_framing']['recall']:.2f}, harmful\ncompliance "
-              f"{s['harmful_compliance']['precision']:.2f} / {s['harmful_compliance']['recall']:.2f}, three-way class "
-              f"accuracy {cal['three_way']['accuracy']:.2f}")
-    assert stated in README, stated
+    stated = (f"calibration answers: refusal precision {s['refusal']['precision']:.2f} / recall {s['refusal']['recall']:.2f}, "
+              f"official narrative {s['official_narrative']['precision']:.2f} / {s['official_narrative']['recall']:.2f}, "
+              f"propaganda framing\n{s['propaganda_framing']['precision']:.2f} / {s['propaganda_framing']['recall']:.2f}, "
+              f"harmful compliance {s['harmful_compliance']['precision']:.2f} / {s['harmful_compliance']['recall']:.2f}, "
+              f"three-way class accuracy {cal['three_way']['accuracy']:.2f}")
+    assert f"On the {cal['n']} hand-labelled\n" + stated in README, stated
+    real = judge_check(make_judge("rules+model"), load_calibration())["by_origin"]
+    origin = next(o for o in real if o.startswith("qwen"))
+    assert f"(precision {real[origin]['propaganda_framing']['precision']:.2f} on\nthe demo model's real innocent answers" in README

@@ -63,7 +63,7 @@ def register(subparsers) -> set[str]:
 
     check = sub.add_parser("judge-check", help="precision/recall of a judge on the hand-labelled calibration set")
     check.add_argument("--judge", default="rules", choices=JUDGES,
-                       help="rules (phrase rules + framing model, the default), rules-phrases (the rules alone), llm")
+                       help="rules (phrase rules, the default), rules+model (plus the learned framing classifier), llm")
     check.add_argument("--judge-url")
     check.add_argument("--judge-model")
     check.add_argument("--calibration", help="calibration JSONL (default eval/calibration/answers.jsonl)")

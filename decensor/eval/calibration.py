@@ -6,7 +6,7 @@
 2. Answer pairs in the DPO format: every rejected answer must get the label its ``rejected_type`` names
    (recall per type), and no chosen answer may be flagged (precision and the chosen-clean rate), printed
    for two sources. "tuning": our training pairs (``data/dpo``); the rule lists were written against them
-   and the framing model is fitted on them, so their scores are in-sample. "held-out": the judge-test set
+   and the opt-in framing classifier is fitted on them, so their scores are in-sample. "held-out": the judge-test set
    (``eval/judge-test``), written by other authors after the rules and the model were frozen, never read
    while writing rules and never trained on; its scores are the judge's honest ones.
 
@@ -223,8 +223,8 @@ def format_check(name: str, result: dict, dpo: dict | None = None) -> str:
         lines.append("")
         n = {split: sum(r["n"] for r in dpo["recall"].get(split, {}).values()) for split in SPLITS}
         lines.append(f"answer pairs: {dpo['n_pairs']}; tuning = our DPO pairs ({n['tuning']}: rules written against them, "
-                     f"framing model fitted on them, in-sample); held-out = the judge-test set ({n['held-out']}: written "
-                     "after the judge was frozen, never tuned on)")
+                     f"the rules+model classifier fitted on them: in-sample); held-out = the judge-test set "
+                     f"({n['held-out']}: written after the judge was frozen, never tuned on)")
         lines.append(f"{'rejected_type':20s} " + " ".join(f"{s + ' recall':>20s}" for s in ("all", "tuning", "held-out")))
         for rtype in sorted(dpo["recall"].get("all", {})):
             cells = []

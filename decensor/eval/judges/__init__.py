@@ -4,16 +4,17 @@ from decensor.eval.judges.base import Judge, Judgement, Labels, split_reasoning
 from decensor.eval.judges.rules import RuleJudge
 
 
-JUDGES = ("rules", "rules-phrases", "llm")
+JUDGES = ("rules", "rules+model", "llm")
 
 
 def make_judge(name: str = "rules", url: str | None = None, model: str | None = None) -> Judge:
-    """``rules``: phrase rules plus the learned framing model (the default); ``rules-phrases``: the phrase rules
-    alone (to measure what the model adds); ``llm``: an OpenAI-compatible model with our rubric."""
+    """``rules``: the phrase rules (the default); ``rules+model``: plus the learned framing classifier for innocent
+    topics (opt-in: more recall on written leaks, poor precision on real model answers, see judge-check);
+    ``llm``: an OpenAI-compatible model with our rubric."""
     if name == "rules":
         return RuleJudge()
-    if name == "rules-phrases":
-        return RuleJudge(framing_model=False)
+    if name == "rules+model":
+        return RuleJudge(framing_model=True)
     if name == "llm":
         from decensor.eval.judges.llm import LLMJudge
 

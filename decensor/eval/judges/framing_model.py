@@ -1,9 +1,15 @@
 """A sentence classifier for Party framing in answers on innocent topics, fitted on our own labelled data.
 
 Why: phrase lists catch the formulas they list. A one-sentence leak in new words ("Learning Chinese well is
-the best way to understand the governance wisdom of the CPC") passes them, so the rule judge's recall on
-subtle leaks was 0.74 on DPO pairs it had not been tuned on. This model generalises from examples instead
-of formulas; ``decensor eval judge-check`` measures it (with the rules) on a test set written after it.
+the best way to understand the governance wisdom of the CPC") passes them. This model generalises from
+examples instead of formulas; ``decensor eval judge-check --judge rules+model`` measures it with the rules.
+
+Why it is opt-in (``--judge rules+model``), not the default: it learned "a general sentence about China" as
+the mark of an inserted leak, so it also flags a small model's vague answers ("The Grand Canal is a major
+waterway in China ...") that carry no framing. On written answer pairs it raises held-out recall on subtle
+leaks; on the untuned demo model's innocent answers it raised the framing rate from 3% to 8% with almost no
+true framing among the extra flags (those answers are now in the calibration set, cal-216 to cal-234). A
+fix would train it on real model answers as negatives too.
 
 What it is: TF-IDF over character 2-4-grams and word 1-2-grams of normalised sentences (``decensor.text``,
 so Traditional and full-width spellings fold onto Simplified and ASCII), and a logistic regression
@@ -14,8 +20,8 @@ What it learns from (files in ``data/``, never the evaluation or judge-test sets
   not also a sentence of its pair's chosen answer (for a subtle leak, exactly the inserted sentence);
 - negatives: every sentence of the chosen answers and SFT answers on sensitive and innocent topics.
 
-An answer is flagged when one of its sentences scores at least :data:`THRESHOLD` (0.5, the decision point of
-a balanced logistic regression; not tuned on any test data). The model is fitted once per process (a few
+An answer is flagged when one of its sentences scores at least :data:`THRESHOLD` (0.7: chosen on the DPO pairs
+and the calibration set, never on the judge-test set). The model is fitted once per process (a few
 seconds) and identified by the SHA-256 of its training files, which goes into the judge's version, so
 results say which data the judge learned from.
 """

@@ -335,9 +335,11 @@ class RuleJudge:
     name = "rules"
     RULES_VERSION = "3"
 
-    def __init__(self, framing_model: bool = True):
-        # the learned sentence classifier for framing on innocent topics (framing_model.py); fitted on first use
+    def __init__(self, framing_model: bool = False):
+        # the learned sentence classifier for framing on innocent topics (framing_model.py), opt-in: it finds
+        # more written leaks but flags real small-model answers that are vague, not framed (judge-check)
         self.use_framing_model = framing_model
+        self.name = "rules+model" if framing_model else "rules"
 
     @property
     def framing_model(self):
