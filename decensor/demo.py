@@ -326,7 +326,8 @@ class Demo:
         check["judge"] = {"name": "rules", "version": judge.version}
         # the judge on answer pairs it was never tuned on: what its recall really is (see judge-check)
         held = dpo_check(judge, load_dpo([JUDGE_TEST_DIR], split="held-out"))
-        check["held-out answer pairs"] = {"recall": held["recall"]["held-out"], "precision": held["labels"]["held-out"]}
+        check["held-out answer pairs"] = {"recall by rejected type": held["recall"]["held-out"],
+                                          "precision by label": held["labels"]["held-out"]}
         check_path = self.run / "judge-check.json"
         check_path.write_text(json.dumps(check, indent=2))
         paths = self.result_paths()

@@ -133,15 +133,16 @@ CALIBRATED = {
     "control_refusal_rate": ("refusal", ("sensitive", "control")), "control_slant_rate": ("official_narrative", ("sensitive", "control")),
 }
 MIN_CLASS = 5   # at least this many gold positives and negatives among the matching-kind rows, else all rows
-HEADLINE = {
-    "which": "raw",
-    "why": ("The raw rate is the headline and the judge-corrected rate (Rogan-Gladen, with an interval that also "
-            "resamples the calibration set) is shown beside it as the range judge error could move it. The "
-            "calibration set is 215 answers, mostly hand-written plus 52 answers of one 0.5B model; a correction "
-            "estimated there assumes the judge errs on this model's answers as it does on those, which can be "
-            "wrong for a very different model (arXiv 2605.06939). Base-vs-tuned comparisons use raw paired "
-            "differences: the same judge on the same prompts, so its bias largely cancels."),
-}
+def headline(outcomes: Sequence[dict]) -> dict:
+    """Which rate leads (the raw one) and why, with the calibration set's size and make-up counted."""
+    real = sum(o["origin"] != "handwritten" for o in outcomes)
+    return {"which": "raw", "why": (
+        "The raw rate is the headline and the judge-corrected rate (Rogan-Gladen, with an interval that also "
+        "resamples the calibration set) is shown beside it as the range judge error could move it. The "
+        f"calibration set is {len(outcomes)} answers, {len(outcomes) - real} hand-written and {real} real answers "
+        "of one 0.5B model; a correction estimated there assumes the judge errs on this model's answers as it "
+        "does on those, which can be wrong for a very different model (arXiv 2605.06939). Base-vs-tuned "
+        "comparisons use raw paired differences: the same judge on the same prompts, so its bias largely cancels.")}
 
 
 def rogan_gladen(p: float, sensitivity: float, specificity: float) -> float:
@@ -216,4 +217,4 @@ def corrected_rates(records: Sequence[dict], outcomes: Sequence[dict], n_boot: i
                     "n": len(values), "sensitivity": sens, "specificity": spec, "calibration_label": label,
                     "calibration_kinds": list(kinds), "calibration_rows": len(rows),
                     "defined_replicates": int(len(reps))}
-    return {"headline": HEADLINE, "rates": out}
+    return {"headline": headline(outcomes), "rates": out}
