@@ -89,14 +89,18 @@ def start_until(argv: list[str], ready: Path, timeout: float = 300):
     """Start ``python -m <argv>`` and return the process once ``ready`` exists (it must still be running).
     Its stderr goes to a file (a pipe nobody reads could fill and stall it): ``proc.stderr_text()``."""
     import os
+    import signal
     import subprocess
     import sys
     import tempfile
     import time
 
     log = tempfile.NamedTemporaryFile("w+", suffix=".log", delete=False)
+    # SIGINT back to its default in the child: a shell without job control starts background jobs (`cmd &`)
+    # with SIGINT ignored, children inherit that, and Python then never raises KeyboardInterrupt
     proc = subprocess.Popen([sys.executable, "-m", *argv], stdout=subprocess.DEVNULL, stderr=log, text=True,
-                            env=dict(os.environ, OMP_NUM_THREADS="1"))
+                            env=dict(os.environ, OMP_NUM_THREADS="1"),
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     proc.stderr_text = lambda: Path(log.name).read_text(encoding="utf-8", errors="replace")
     deadline = time.time() + timeout
     while not ready.exists():
