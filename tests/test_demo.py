@@ -138,3 +138,15 @@ def test_the_plan_prints_a_finished_runs_minutes_and_their_ratio_to_the_predicti
     assert "sft               10.0    21.0   2.10  train" in half and "report             1.0       -" in half
     assert "total             11.0  " in half and "  (11.0 with" in half   # no total ratio for half a run
     assert "total             11.0    22.0   2.00" in format_plan(p, {"sft": 1260.0, "report": 60.0})
+
+
+@pytest.mark.slow
+def test_readme_states_the_plans_prediction(demo_model_dir):
+    """The minutes README quotes for `decensor demo --plan` are what the plan computes today."""
+    from decensor.demo import Demo, plan
+    from decensor.paths import REPO_ROOT
+
+    p = plan(Demo(None).settings)
+    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    assert f"`decensor demo --plan` predicts {p['total_s'] / 60:.0f} min on 2 CPU cores" in readme
+    assert f"the plan predicts {p['total_s'] / 60:.1f} minutes" in readme
