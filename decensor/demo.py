@@ -426,8 +426,9 @@ TWO_CORE_SPEEDUP = 1.06
 class UnitCosts:
     """Seconds per unit on 2 uncontended CPU cores of the demo machine kind, derived from ``measured``:
     CPU-seconds of ONE thread (OMP_NUM_THREADS=1, so no thread spins at a barrier while the other waits for
-    a core) divided by :data:`TWO_CORE_SPEEDUP`. Measured while the machine ran ~10 other jobs (load ~10 on 2
-    cores): wall times were 5-10x these, so only CPU time was used; shared caches make even that pessimistic."""
+    a core) divided by :data:`TWO_CORE_SPEEDUP`. Most were measured while the machine ran ~10 other jobs (CPU
+    time, since wall time counted the other jobs); the SFT step that dominates was re-measured on the idle
+    machine and was 36% slower than under load: shared-load numbers are not pessimistic, as once assumed."""
 
     measured: dict                      # name -> (CPU-seconds on one thread, what was timed)
     model_load_s: float                 # load the fp32 checkpoint and touch every weight once
