@@ -323,7 +323,7 @@ class Demo:
 
         judge = RuleJudge()
         check = judge_check(judge, load_calibration())
-        check["judge"] = {"name": "rules", "version": judge.version}
+        check["judge"] = {"name": judge.name, "version": judge.version}
         # the judge on answer pairs it was never tuned on: what its recall really is (see judge-check)
         held = dpo_check(judge, load_dpo([JUDGE_TEST_DIR], split="held-out"))
         check["held-out answer pairs"] = {"recall by rejected type": held["recall"]["held-out"],
@@ -372,10 +372,11 @@ class Demo:
 
     def measured_seconds(self) -> dict[str, float]:
         """Wall seconds of each finished stage of this run folder (what ``--plan`` compares its prediction with)."""
-        return {s: self.done(s)["seconds"] for s in STAGES if self.done(s)}
+        done = {s: self.done(s) for s in STAGES}
+        return {s: info["seconds"] for s, info in done.items() if info}
 
     def stage_times(self) -> str:
-        return ", ".join(f"{s} {self.done(s)['seconds']:.0f}s" for s in STAGES if self.done(s))
+        return ", ".join(f"{s} {seconds:.0f}s" for s, seconds in self.measured_seconds().items())
 
     def headline(self) -> dict:
         """SFT+DPO against the base and against the system-prompt baseline, paired, on the headline metrics."""
@@ -609,7 +610,8 @@ def format_plan(p: dict, measured: dict[str, float] | None = None) -> str:
                  f" {'-':>7s} {'':6s}") if measured else ""
         lines.append(f"{r['stage']:14s} {r['seconds'] / 60:7.1f}{cells}  {r['what']}")
         lines.append(f"{'':14s} {'':7s}{' ' * len(run)}    = {r['how']}")
-    total = (f" {sum(measured.values()) / 60:7.1f} {sum(measured.values()) / p['total_s']:6.2f}"
+    run_s = sum(measured.values())
+    total = (f" {run_s / 60:7.1f} {run_s / p['total_s']:6.2f}"
              if measured and set(measured) >= {r["stage"] for r in p["rows"]} else " " * len(run))
     lines.append(f"{'total':14s} {p['total_s'] / 60:7.1f}{total}  ({p['total_without_fetch_s'] / 60:.1f} with the model "
                  f"already fetched; budget {p['budget_s'] / 60:.0f})")

@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from decensor.eval.judges import JUDGES
+from decensor.eval import JUDGES
 
 EXAMPLES = """examples:
   decensor eval run --model demo --pairs-per-topic 2

@@ -133,6 +133,8 @@ CALIBRATED = {
     "control_refusal_rate": ("refusal", ("sensitive", "control")), "control_slant_rate": ("official_narrative", ("sensitive", "control")),
 }
 MIN_CLASS = 5   # at least this many gold positives and negatives among the matching-kind rows, else all rows
+
+
 def headline(outcomes: Sequence[dict]) -> dict:
     """Which rate leads (the raw one) and why, with the calibration set's size and make-up counted."""
     real = sum(o["origin"] != "handwritten" for o in outcomes)

@@ -1,10 +1,8 @@
 """Judges label answers: refusal, official narrative, propaganda framing, facts, harmful compliance."""
 
+from decensor.eval import JUDGES
 from decensor.eval.judges.base import Judge, Judgement, Labels, split_reasoning
 from decensor.eval.judges.rules import RuleJudge
-
-
-JUDGES = ("rules", "rules+model", "llm")
 
 
 def make_judge(name: str = "rules", url: str | None = None, model: str | None = None) -> Judge:

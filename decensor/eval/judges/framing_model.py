@@ -28,13 +28,12 @@ results say which data the judge learned from.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from decensor.data.jsonl import jsonl_files, read_jsonl
+from decensor.data.jsonl import combined_sha256, jsonl_files, read_jsonl
 from decensor.eval.judges.matching import sentences
 from decensor.paths import DATA_DIR
 from decensor.text import normalize
@@ -92,10 +91,9 @@ def training_sentences(paths=TRAINING_DIRS) -> tuple[list[str], list[int]]:
 
 
 def data_sha256(paths=TRAINING_DIRS) -> str:
-    h = hashlib.sha256()
-    for path in jsonl_files(paths):
-        h.update(Path(path).name.encode() + b"\0" + Path(path).read_bytes())
-    return h.hexdigest()
+    """The training data's version: data.jsonl's combined hash of the files (content hashes from the
+    generation index, reused while a file's size and mtime hold)."""
+    return combined_sha256(jsonl_files(paths))
 
 
 def fit(paths=TRAINING_DIRS) -> FramingModel:
