@@ -1,6 +1,11 @@
 """Measure the per-unit costs behind `decensor demo --plan` (decensor.demo.UNIT_COSTS.measured) on this machine.
 
     OMP_NUM_THREADS=1 python bench/demo_costs.py [--layers 4 8 12]
+    python bench/demo_costs.py --wall-threads 2 --batches 32 64 --rounds 1 --decode-steps 24 --skip-training
+
+The second form (idle machine only) times generation in wall seconds on 2 threads, as the demo runs it
+(decensor.demo.UNIT_COSTS.generation_2t): a batch of 64 costs less than two of 32 on two threads, which
+one-thread CPU time cannot show (there a step of 64 costs 2x a step of 32).
 
 Prints CPU-seconds of ONE thread for each unit, under the names UNIT_COSTS uses. One thread and CPU time
 (not wall time) because the numbers were taken on a shared machine: a 2-thread run loses CPU to threads
@@ -17,18 +22,31 @@ import time
 import torch
 
 
+CLOCK = time.process_time
+
+
 def cpu_seconds(fn) -> float:
-    start = time.process_time()
+    """CPU seconds of ``fn`` (or wall seconds with --wall-threads)."""
+    start = CLOCK()
     fn()
-    return time.process_time() - start
+    return CLOCK() - start
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--layers", type=int, nargs="+", default=[4, 8, 12])
-    parser.add_argument("--rounds", type=int, default=3, help="decode measurements, batch 16 and 32 interleaved")
+    parser.add_argument("--rounds", type=int, default=3, help="decode measurements per batch size, interleaved")
+    parser.add_argument("--batches", type=int, nargs="+", default=[16, 32, 64], help="decode batch sizes")
+    parser.add_argument("--decode-steps", type=int, default=6,
+                        help="decode steps timed (minus a 1-token run, so the prefill cancels); more is less noisy")
+    parser.add_argument("--skip-training", action="store_true", help="measure generation only")
+    parser.add_argument("--wall-threads", type=int, default=0,
+                        help="time wall seconds on this many threads (idle machine) instead of one-thread CPU time")
     args = parser.parse_args()
-    torch.set_num_threads(1)
+    global CLOCK
+    if args.wall_threads:
+        CLOCK = time.perf_counter
+    torch.set_num_threads(args.wall_threads or 1)
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -40,7 +58,7 @@ def main() -> None:
     tok = AutoTokenizer.from_pretrained(folder)
     tok.padding_side = "left"
     model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32).eval()
-    prompts = select(load_suites(), kinds=["sensitive"], langs=["en", "zh"])[:32]
+    prompts = select(load_suites(), kinds=["sensitive"], langs=["en", "zh"])[:max(args.batches)]
     texts = [chat_prompt(tok, p.prompt, GenerationSettings()) for p in prompts]
     out: dict[str, float | list] = {}
 
@@ -53,10 +71,17 @@ def main() -> None:
     generate(2, 2)   # page the weights in
     enc16 = tok(texts[:16], return_tensors="pt", padding=True, add_special_tokens=False)
     out[f"prefill_16x{enc16.input_ids.shape[1]}"] = round(generate(16, 1), 3)
+    for batch in args.batches:
+        enc = tok(texts[:batch], return_tensors="pt", padding=True, add_special_tokens=False)
+        out[f"prefill_{batch}x{enc.input_ids.shape[1]}"] = round(generate(batch, 1), 3)
     for r in range(args.rounds):
-        for batch in (16, 32):
-            out.setdefault(f"decode_step_{batch}", []).append(round((generate(batch, 7) - generate(batch, 1)) / 6, 3))
+        for batch in args.batches:
+            steps = args.decode_steps
+            out.setdefault(f"decode_step_{batch}", []).append(
+                round((generate(batch, steps + 1) - generate(batch, 1)) / steps, 3))
     print(json.dumps(out), flush=True)
+    if args.skip_training:
+        return
 
     torch.manual_seed(0)
     ids = torch.randint(100, 150000, (2, 512))

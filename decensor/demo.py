@@ -79,8 +79,8 @@ class DemoSettings:
     seed: int = 0
     system_prompt: str = SYSTEM_PROMPT
     # SFT pairs per kind (SUBSET_RULE), sized by `decensor demo --plan` to fit one epoch in the budget; None: all
-    sft_pairs: dict | None = field(default_factory=lambda: {"sensitive": 90, "innocent": 36, "harmful-refusal": 32,
-                                                            "mixed": 16})
+    sft_pairs: dict | None = field(default_factory=lambda: {"sensitive": 28, "innocent": 14, "harmful-refusal": 24,
+                                                            "mixed": 10})
     dpo_mined_weight: float = 4.0     # mixing weight of the pairs mined from this model (on-policy) in DPO
     mine_limit: int = 64              # training prompts answered for on-policy pairs (whole pairs, round robin)
     mine_max_new_tokens: int = 48
@@ -444,9 +444,12 @@ class UnitCosts:
         return self.per("prefill_16x67", 16 * 67)
 
     def decode_step_s(self, batch: int) -> float:  # one generated token for every row of a batch, fp32
-        s16, s32 = self.per("decode_step_16", 1), self.per("decode_step_32", 1)
-        per_row = (s32 - s16) / 16
-        return s16 + per_row * (batch - 16)
+        """Linear between the two measured batch sizes around ``batch`` (beyond them: the nearest two)."""
+        sizes = sorted(int(k.rsplit("_", 1)[1]) for k in self.measured if k.startswith("decode_step_"))
+        lo = max([n for n in sizes[:-1] if n <= batch] or sizes[:1])
+        hi = sizes[sizes.index(lo) + 1]
+        s_lo, s_hi = self.per(f"decode_step_{lo}", 1), self.per(f"decode_step_{hi}", 1)
+        return s_lo + (s_hi - s_lo) / (hi - lo) * (batch - lo)
 
     def train_s_per_token(self, last_layers: int) -> float:   # LoRA r=16 all-linear, bf16 autocast, fwd+bwd+AdamW
         options = {int(k.rsplit("_", 1)[1]): k for k in self.measured if k.startswith("sft_step_2x512_last_")}
