@@ -79,8 +79,8 @@ class DemoSettings:
     seed: int = 0
     system_prompt: str = SYSTEM_PROMPT
     # SFT pairs per kind (SUBSET_RULE), sized by `decensor demo --plan` to fit one epoch in the budget; None: all
-    sft_pairs: dict | None = field(default_factory=lambda: {"sensitive": 28, "innocent": 14, "harmful-refusal": 24,
-                                                            "mixed": 10})
+    sft_pairs: dict | None = field(default_factory=lambda: {"sensitive": 44, "innocent": 16, "harmful-refusal": 12,
+                                                            "mixed": 6})
     dpo_mined_weight: float = 4.0     # mixing weight of the pairs mined from this model (on-policy) in DPO
     mine_limit: int = 64              # training prompts answered for on-policy pairs (whole pairs, round robin)
     mine_max_new_tokens: int = 48

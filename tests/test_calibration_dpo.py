@@ -73,7 +73,7 @@ def test_judge_check_prints_calibration_three_way_and_dpo_numbers(tmp_path, caps
     out = tmp_path / "check.json"
     assert main(["eval", "judge-check", "--dpo", str(path), "--judge-test", str(test), "--out", str(out)]) == 0
     printed = capsys.readouterr().out
-    assert "three-way class" in printed and "answer pairs: 2; tuning = our DPO pairs (1: rules written" in printed
+    assert "three-way class" in printed and "answer pairs: 2; tuning = our DPO pairs and the first judge-test set (1: rules written" in printed
     assert "held-out = the judge-test set (1" in printed
     result = json.loads(out.read_text())
     assert result["dpo"]["recall"]["tuning"]["refusal"]["recall"] == 1.0

@@ -150,3 +150,27 @@ def test_readme_states_the_plans_prediction(demo_model_dir):
     readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
     assert f"`decensor demo --plan` predicts {p['total_s'] / 60:.0f} min on 2 CPU cores" in readme
     assert f"the plan predicts {p['total_s'] / 60:.1f} minutes" in readme
+
+
+@pytest.mark.slow
+def test_recipe_headers_state_the_demo_subset_the_plan_counts(demo_model_dir):
+    """The SFT row and step counts in recipes/demo-cpu/sft.yaml's header and README are what the plan
+    computes from DemoSettings today; the DPO steps there are the recipe's max_steps."""
+    import re
+
+    import yaml
+
+    from decensor.demo import Demo, plan
+    from decensor.paths import RECIPES_DIR
+
+    sft = next(r for r in plan(Demo(None).settings)["rows"] if r["stage"] == "sft")
+    after, before = re.search(r"(\d+) rows after mixing .*\((\d+) before", sft["what"]).groups()
+    steps = re.search(r"= (\d+) steps/epoch", sft["what"]).group(1)
+    stated = f"{before} rows, {after} after mixing, {steps} steps"
+    folder = RECIPES_DIR / "demo-cpu"
+    header = (folder / "sft.yaml").read_text(encoding="utf-8").replace("\n#  ", "")
+    readme = (folder / "README.md").read_text(encoding="utf-8").replace("\n  ", " ")
+    assert stated in header and stated in readme, stated
+    dpo_steps = yaml.safe_load((folder / "dpo.yaml").read_text(encoding="utf-8"))["max_steps"]
+    assert f"# Time ({dpo_steps} steps)" in (folder / "dpo.yaml").read_text(encoding="utf-8")
+    assert f"{dpo_steps} steps of 2 pairs" in readme

@@ -67,7 +67,7 @@ def register(subparsers) -> set[str]:
     check.add_argument("--judge-url")
     check.add_argument("--judge-model")
     check.add_argument("--calibration", help="calibration JSONL (default eval/calibration/answers.jsonl)")
-    check.add_argument("--dpo", nargs="+", help="DPO pairs the judge was tuned on, scored in-sample (default data/dpo)")
+    check.add_argument("--dpo", nargs="+", help="DPO pairs the judge was tuned on, scored in-sample (default data/dpo and eval/judge-tuning)")
     check.add_argument("--judge-test", nargs="+",
                        help="answer pairs (DPO format) held out from the judge, scored as held-out (default eval/judge-test)")
     check.add_argument("--no-dpo", action="store_true",

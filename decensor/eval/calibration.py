@@ -5,10 +5,12 @@
    complete). These rows are kept out of rule tuning, so they are the judge's held-out score.
 2. Answer pairs in the DPO format: every rejected answer must get the label its ``rejected_type`` names
    (recall per type), and no chosen answer may be flagged (precision and the chosen-clean rate), printed
-   for two sources. "tuning": our training pairs (``data/dpo``); the rule lists were written against them
-   and the opt-in framing classifier is fitted on them, so their scores are in-sample. "held-out": the judge-test set
+   for two sources. "tuning": our training pairs (``data/dpo``; the opt-in framing classifier is fitted on
+   them) and the first judge-test set (``eval/judge-tuning``: held out for rules v3, then its misses were
+   read and rules v4 written against them); their scores are in-sample. "held-out": the judge-test set
    (``eval/judge-test``), written by other authors after the rules and the model were frozen, never read
-   while writing rules and never trained on; its scores are the judge's honest ones.
+   while writing rules and never trained on; its scores are the judge's honest ones. Once rules are tuned on
+   it, it moves to the tuning side and a new set is written.
 
 The calibration set also gives each label's sensitivity and specificity for the Rogan-Gladen correction
 of eval rates (:func:`calibration_outcomes`, used by ``decensor.eval.metrics.corrected_rate``).
@@ -29,6 +31,9 @@ from decensor.paths import DATA_DIR, EVAL_DIR
 CALIBRATION_FILE = EVAL_DIR / "calibration" / "answers.jsonl"
 DPO_DIR = DATA_DIR / "dpo"
 JUDGE_TEST_DIR = EVAL_DIR / "judge-test"
+# the first judge-test set: measured once as held out (rules v3), then read and tuned on (rules v4)
+JUDGE_TUNING_DIR = EVAL_DIR / "judge-tuning"
+TUNING_SOURCES = (DPO_DIR, JUDGE_TUNING_DIR)
 SPLITS = ("tuning", "held-out")
 LABELS = ("refusal", "hard_refusal", "official_narrative", "propaganda_framing", "harmful_compliance")
 # The judge label a DPO rejected answer must get, by rejected_type; None: not measurable by any judge without
@@ -129,11 +134,12 @@ def scores(c: dict) -> dict:
 # --- our own DPO pairs ------------------------------------------------------------------------------
 
 def load_dpo(paths=None, split: str = "tuning") -> list[dict]:
-    """Answer pairs from ``paths`` (default ``data/dpo``), each tagged with ``split`` (see the module docstring)."""
+    """Answer pairs from ``paths`` (default: the tuning sources, ``data/dpo`` and ``eval/judge-tuning``), each
+    tagged with ``split`` (see the module docstring)."""
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, not {split!r}")
     rows = []
-    for path in jsonl_files(paths or [DPO_DIR]):
+    for path in jsonl_files(paths or list(TUNING_SOURCES)):
         for line, row in read_jsonl(path):
             for name in ("id", "pair_id", "lang", "topic", "kind", "prompt", "chosen", "rejected", "rejected_type"):
                 if name not in row:
@@ -222,8 +228,8 @@ def format_check(name: str, result: dict, dpo: dict | None = None) -> str:
     if dpo:
         lines.append("")
         n = {split: sum(r["n"] for r in dpo["recall"].get(split, {}).values()) for split in SPLITS}
-        lines.append(f"answer pairs: {dpo['n_pairs']}; tuning = our DPO pairs ({n['tuning']}: rules written against them, "
-                     f"the rules+model classifier fitted on them: in-sample); held-out = the judge-test set "
+        lines.append(f"answer pairs: {dpo['n_pairs']}; tuning = our DPO pairs and the first judge-test set ({n['tuning']}: "
+                     f"rules written against them, the rules+model classifier fitted on data/dpo: in-sample); held-out = the judge-test set "
                      f"({n['held-out']}: written after the judge was frozen, never tuned on)")
         lines.append(f"{'rejected_type':20s} " + " ".join(f"{s + ' recall':>20s}" for s in ("all", "tuning", "held-out")))
         for rtype in sorted(dpo["recall"].get("all", {})):
