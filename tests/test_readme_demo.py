@@ -66,3 +66,18 @@ def stage_rows(stages: dict) -> list[str]:
 def test_stage_times_are_the_measured_runs():
     for line in stage_rows(STAGES):
         assert line in README, line
+
+
+def test_recipe_step_hints_are_the_committed_runs_stage_times():
+    """seconds_per_step_hint in the demo recipes is the committed run's stage time over its steps."""
+    import re
+
+    import yaml
+
+    for stage in ("sft", "dpo"):
+        text = (REPO_ROOT / "recipes" / "demo-cpu" / f"{stage}.yaml").read_text(encoding="utf-8")
+        seconds, steps = map(int, re.search(r"seconds_per_step_hint: [\d.]+ +# measured: (\d+) s / (\d+) steps", text).groups())
+        assert seconds == round(STAGES[stage]["seconds"]), stage
+        if stage == "dpo":
+            assert steps == yaml.safe_load(text)["max_steps"]
+        assert yaml.safe_load(text)["seconds_per_step_hint"] == round(seconds / steps, 1), stage

@@ -66,11 +66,12 @@ def test_judge_numbers_in_readme():
            f"{_cell(model['recall']['held-out']['subtle-leak'])} |")
     assert row in README, row
     held = full["labels"]["held-out"]
-    for label, name in (("official_narrative", "official narrative"), ("propaganda_framing", "Party\nframing")):
-        v = held[label]
-        assert f"{name} {v['precision']:.3f} ({v['fp']} of {v['chosen']}" in README, label
     n_tuning = len(load_dpo())
-    assert f"our {n_tuning:,} DPO pairs" in README and f"the {len(pairs) - n_tuning} pairs of `eval/judge-test`" in README
+    assert f"our {n_tuning:,} tuning pairs" in README and f"the {len(pairs) - n_tuning} pairs of `eval/judge-test`" in README
+    for label, name in (("official_narrative", "official narrative"), ("propaganda_framing", "Party framing"),
+                        ("harmful_compliance", "harmful compliance")):
+        v = held[label]
+        assert f"{name} {v['precision']:.3f} ({v['fp']} of {v['chosen']}" in README.replace("\n", " "), label
     cal = judge_check(judge, load_calibration())
     s = cal["labels"]
     stated = (f"calibration answers: refusal precision {s['refusal']['precision']:.2f} / recall {s['refusal']['recall']:.2f}, "
