@@ -315,7 +315,7 @@ class Demo:
         return [self.run / stage / "results.json" for stage, *_ in SYSTEMS]
 
     def report(self) -> dict:
-        from decensor.eval.calibration import JUDGE_TEST_DIR, dpo_check, judge_check, load_calibration, load_dpo
+        from decensor.eval.calibration import dpo_check, judge_check, load_calibration, load_dpo
         from decensor.eval.judges import RuleJudge
         from decensor.hub.push import push_model
         from decensor.report import write_report
@@ -325,7 +325,7 @@ class Demo:
         check = judge_check(judge, load_calibration())
         check["judge"] = {"name": judge.name, "version": judge.version}
         # the judge on answer pairs it was never tuned on: what its recall really is (see judge-check)
-        held = dpo_check(judge, load_dpo([JUDGE_TEST_DIR], split="held-out"))
+        held = dpo_check(judge, load_dpo(split="held-out"))
         check["held-out answer pairs"] = {"recall by rejected type": held["recall"]["held-out"],
                                           "precision by label": held["labels"]["held-out"]}
         check_path = self.run / "judge-check.json"
@@ -444,12 +444,9 @@ class UnitCosts:
         return self.per("prefill_16x67", 16 * 67)
 
     def decode_step_s(self, batch: int) -> float:  # one generated token for every row of a batch, fp32
-        """Linear between the two measured batch sizes around ``batch`` (beyond them: the nearest two)."""
-        sizes = sorted(int(k.rsplit("_", 1)[1]) for k in self.measured if k.startswith("decode_step_"))
-        lo = max([n for n in sizes[:-1] if n <= batch] or sizes[:1])
-        hi = sizes[sizes.index(lo) + 1]
-        s_lo, s_hi = self.per(f"decode_step_{lo}", 1), self.per(f"decode_step_{hi}", 1)
-        return s_lo + (s_hi - s_lo) / (hi - lo) * (batch - lo)
+        s16, s32 = self.per("decode_step_16", 1), self.per("decode_step_32", 1)
+        per_row = (s32 - s16) / 16
+        return s16 + per_row * (batch - 16)
 
     def train_s_per_token(self, last_layers: int) -> float:   # LoRA r=16 all-linear, bf16 autocast, fwd+bwd+AdamW
         options = {int(k.rsplit("_", 1)[1]): k for k in self.measured if k.startswith("sft_step_2x512_last_")}

@@ -140,30 +140,36 @@ def test_the_plan_prints_a_finished_runs_minutes_and_their_ratio_to_the_predicti
     assert "total             11.0    22.0   2.00" in format_plan(p, {"sft": 1260.0, "report": 60.0})
 
 
-@pytest.mark.slow
-def test_readme_states_the_plans_prediction(demo_model_dir):
-    """The minutes README quotes for `decensor demo --plan` are what the plan computes today."""
+@pytest.fixture(scope="module")
+def demo_plan(demo_model_dir):
+    """`decensor demo --plan` for today's DemoSettings (counts tokens with the real tokenizer: ~15 s, once)."""
     from decensor.demo import Demo, plan
+
+    return plan(Demo(None).settings)
+
+
+@pytest.mark.slow
+def test_readme_states_the_plans_prediction(demo_plan):
+    """The minutes README quotes for `decensor demo --plan` are what the plan computes today."""
     from decensor.paths import REPO_ROOT
 
-    p = plan(Demo(None).settings)
+    p = demo_plan
     readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
     assert f"`decensor demo --plan` predicts {p['total_s'] / 60:.0f} min on 2 CPU cores" in readme
     assert f"the plan predicts {p['total_s'] / 60:.1f} minutes" in readme
 
 
 @pytest.mark.slow
-def test_recipe_headers_state_the_demo_subset_the_plan_counts(demo_model_dir):
+def test_recipe_headers_state_the_demo_subset_the_plan_counts(demo_plan):
     """The SFT row and step counts in recipes/demo-cpu/sft.yaml's header and README are what the plan
     computes from DemoSettings today; the DPO steps there are the recipe's max_steps."""
     import re
 
     import yaml
 
-    from decensor.demo import Demo, plan
     from decensor.paths import RECIPES_DIR
 
-    sft = next(r for r in plan(Demo(None).settings)["rows"] if r["stage"] == "sft")
+    sft = next(r for r in demo_plan["rows"] if r["stage"] == "sft")
     after, before = re.search(r"(\d+) rows after mixing .*\((\d+) before", sft["what"]).groups()
     steps = re.search(r"= (\d+) steps/epoch", sft["what"]).group(1)
     stated = f"{before} rows, {after} after mixing, {steps} steps"

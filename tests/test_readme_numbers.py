@@ -53,10 +53,10 @@ def _cell(r: dict) -> str:
 @pytest.mark.slow
 def test_judge_numbers_in_readme():
     """README's judge table and precision sentence are what `decensor eval judge-check` measures today."""
-    from decensor.eval.calibration import JUDGE_TEST_DIR, dpo_check, judge_check, load_calibration, load_dpo
+    from decensor.eval.calibration import dpo_check, judge_check, load_calibration, load_dpo
     from decensor.eval.judges import make_judge
 
-    pairs = load_dpo() + load_dpo([JUDGE_TEST_DIR], split="held-out")
+    pairs = load_dpo() + load_dpo(split="held-out")
     judge = make_judge("rules")
     full, model = dpo_check(judge, pairs), dpo_check(make_judge("rules+model"), pairs)
     for name, rtype in JUDGE_ROWS.items():

@@ -161,15 +161,14 @@ def run_compare(args) -> int:
 
 
 def run_judge_check(args) -> int:
-    from decensor.eval.calibration import (CALIBRATION_FILE, JUDGE_TEST_DIR, dpo_check, format_check, judge_check,
-                                           load_calibration, load_dpo)
+    from decensor.eval.calibration import CALIBRATION_FILE, dpo_check, format_check, judge_check, load_calibration, load_dpo
     from decensor.eval.judges import make_judge
 
     judge = make_judge(args.judge, url=args.judge_url, model=args.judge_model)
     result = judge_check(judge, load_calibration(args.calibration or CALIBRATION_FILE))
     result["judge"] = {"name": judge.name, "version": judge.version}
     if not args.no_dpo:
-        rows = load_dpo(args.dpo) + load_dpo(args.judge_test or [JUDGE_TEST_DIR], split="held-out")
+        rows = load_dpo(args.dpo) + load_dpo(args.judge_test, split="held-out")
         result["dpo"] = dpo_check(judge, rows)
     print(format_check(judge.name, result, result.get("dpo")))
     if args.out:

@@ -33,8 +33,8 @@ DPO_DIR = DATA_DIR / "dpo"
 JUDGE_TEST_DIR = EVAL_DIR / "judge-test"
 # the first judge-test set: measured once as held out (rules v3), then read and tuned on (rules v4)
 JUDGE_TUNING_DIR = EVAL_DIR / "judge-tuning"
-TUNING_SOURCES = (DPO_DIR, JUDGE_TUNING_DIR)
-SPLITS = ("tuning", "held-out")
+SOURCES = {"tuning": (DPO_DIR, JUDGE_TUNING_DIR), "held-out": (JUDGE_TEST_DIR,)}   # the default files of each split
+SPLITS = tuple(SOURCES)
 LABELS = ("refusal", "hard_refusal", "official_narrative", "propaganda_framing", "harmful_compliance")
 # The judge label a DPO rejected answer must get, by rejected_type; None: not measurable by any judge without
 # per-prompt false claims (invented facts), reported as such.
@@ -134,12 +134,12 @@ def scores(c: dict) -> dict:
 # --- our own DPO pairs ------------------------------------------------------------------------------
 
 def load_dpo(paths=None, split: str = "tuning") -> list[dict]:
-    """Answer pairs from ``paths`` (default: the tuning sources, ``data/dpo`` and ``eval/judge-tuning``), each
-    tagged with ``split`` (see the module docstring)."""
+    """Answer pairs from ``paths`` (default: the split's :data:`SOURCES`), each tagged with ``split`` (see the
+    module docstring)."""
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, not {split!r}")
     rows = []
-    for path in jsonl_files(paths or list(TUNING_SOURCES)):
+    for path in jsonl_files(paths or list(SOURCES[split])):
         for line, row in read_jsonl(path):
             for name in ("id", "pair_id", "lang", "topic", "kind", "prompt", "chosen", "rejected", "rejected_type"):
                 if name not in row:

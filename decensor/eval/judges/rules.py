@@ -281,8 +281,9 @@ OPPOSITE = _rx([
 _SPEAKER = (r"(?:prc|chinese|china(?:'s)?|beijing(?:'s)?|hong kong government|communist party|party|police|authorities|court|ccp|cpc|document|charter|"
             r"official|state|government|xinhua|people's daily|global times|foreign ministry|spokes(?:man|woman|person)|"
             r"propaganda|textbooks?|censors?|regulators?|the law|article \d+|the (?:resolution|white paper|verdict|indictment))")
-# Who says it: a named speaker, an official account, a term named as a term. Enough to mention a polemical
-# (opposite-slant) phrase; a law, a charge or bare reported speech is not ("the law is an instrument of terror").
+# The speaker part of ATTRIBUTION: a named speaker, an official account, a term named as a term. The only
+# attribution that excuses a polemical (opposite-slant) phrase; a law, a charge or bare reported speech in the
+# sentence does not ("the law is an instrument of terror").
 _SPEAKER_ATTRIBUTION = [
     rf"\b(?:the )?{_SPEAKER}\b[^.]{{0,40}}\b"
     r"(?:government|authorities|officials|media|position|view|line|narrative|propaganda|party)?\s*"
@@ -420,7 +421,8 @@ class RuleJudge:
                      attribution: re.Pattern = ATTRIBUTION) -> list[str]:
         """Phrases of ``pattern`` used in the answer's own voice (normalised ``text``).
 
-        A phrase is *mentioned* when its sentence attributes it (a speaker, a law, a charge) or it stands in
+        A phrase is *mentioned* when its sentence matches ``attribution`` (by default a speaker, a law, a charge;
+        :data:`SPEAKER_ATTRIBUTION` for the opposite slant) or it stands in
         quotation marks. Mentioned phrases count too, unless the answer is balanced (see :meth:`balanced`):
         so quotation marks or a speech verb alone excuse nothing. On innocent topics (``attributed_counts``)
         mentioned phrases always count."""
